@@ -1,0 +1,102 @@
+"""Engines and sessions for SQLite and Postgres.
+
+Settings hold one driver-less URL per role (``sqlite:///…``, ``postgresql://…``); this
+module picks the driver: the authorization server and the CLI use synchronous
+sessions (Authlib is synchronous), the MCP server uses an async engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, Literal
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+_SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql+asyncpg": "postgresql+asyncpg", "postgresql+psycopg": "postgresql+psycopg"}
+
+
+def backend_of(url: str) -> Literal["sqlite", "postgresql"]:
+    name = make_url(url).get_backend_name()
+    if name not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {name!r}: use sqlite:/// or postgresql://")
+    return name  # type: ignore[return-value]
+
+
+def sync_url(url: str) -> str:
+    parsed = make_url(url)
+    return parsed.set(drivername=_SYNC_DRIVERS[backend_of(url)]).render_as_string(hide_password=False)
+
+
+def async_url(url: str, postgres_driver: str = "asyncpg") -> str:
+    backend = backend_of(url)
+    driver = _ASYNC_DRIVERS["sqlite" if backend == "sqlite" else f"postgresql+{postgres_driver}"]
+    return make_url(url).set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets both servers share the file; foreign keys are off in SQLite by default."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """A synchronous engine (authorization server, CLI, migrations)."""
+    if backend_of(url) == "sqlite":
+        engine = create_engine(sync_url(url))
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(sync_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def make_async_engine(url: str, *, postgres_driver: str = "asyncpg", pool_size: int = 10) -> AsyncEngine:
+    """An async engine (MCP server)."""
+    if backend_of(url) == "sqlite":
+        engine = create_async_engine(async_url(url))
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        async_url(url, postgres_driver), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+_SET_USER = text("select set_config('app.user_id', :uid, true)")
+
+
+@asynccontextmanager
+async def user_transaction(
+    factory: async_sessionmaker[AsyncSession], user_id: str | None
+) -> AsyncIterator[AsyncSession]:
+    """One transaction acting for ``user_id``.
+
+    On Postgres the first statement sets the transaction-local ``app.user_id`` that the
+    RLS policies read, so the database itself confines the transaction to what that
+    user may see even if a query above it is wrong.
+    """
+    async with factory() as session, session.begin():
+        if session.bind.dialect.name == "postgresql":
+            await session.execute(_SET_USER, {"uid": user_id or ""})
+        yield session

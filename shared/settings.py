@@ -1,0 +1,169 @@
+"""Settings for both servers, read from ``SKILLS_*`` environment variables.
+
+One place for every knob, so the configuration reference can be generated from it.
+URLs are kept as plain strings: clients compare issuer and resource byte for byte,
+and URL types add trailing slashes.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SCOPES: dict[str, str] = {
+    "snippets:read": "Read the snippets you can see",
+    "snippets:write": "Create, change, share and delete your snippets",
+    "workspaces:write": "Create workspaces and manage their members",
+}
+"""Scopes the resource server understands, with the words the consent page shows."""
+
+OFFLINE_ACCESS = "offline_access"
+
+
+def _canonical_url(value: str) -> str:
+    """Strip one trailing slash after a path so `…/mcp/` and `…/mcp` are one URL."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    if parts.fragment or parts.query:
+        raise ValueError(f"{value!r} must not have a query or fragment")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Every setting of shared-skills; each one is an environment variable ``SKILLS_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SKILLS_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Directory for the SQLite database and generated secrets (created if missing).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database used by migrations and the CLI "
+            "(`sqlite:///…` or `postgresql://…`). Default: SQLite file `skills.db` in the data directory."
+        ),
+    )
+    auth_database_url: str | None = Field(
+        default=None,
+        description="Database URL the authorization server connects with (its own role on Postgres). Default: database_url.",
+    )
+    mcp_database_url: str | None = Field(
+        default=None,
+        description="Database URL the MCP server connects with (its own role on Postgres). Default: database_url.",
+    )
+    postgres_driver: Literal["asyncpg", "psycopg"] = Field(
+        default="asyncpg",
+        description="Async Postgres driver of the MCP server (chosen by bench/drivers.py).",
+    )
+    db_auth_role: str = Field(default="skills_auth", description="Postgres login role of the authorization server.")
+    db_mcp_role: str = Field(default="skills_mcp", description="Postgres login role of the MCP server.")
+    db_auth_password: str | None = Field(default=None, description="Password set on the auth role by migrations.")
+    db_mcp_password: str | None = Field(default=None, description="Password set on the MCP role by migrations.")
+    db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
+
+    issuer_url: str = Field(
+        default="http://127.0.0.1:9000",
+        description="Public URL of the authorization server; the `iss` of every token, compared byte for byte.",
+    )
+    resource_url: str = Field(
+        default="http://127.0.0.1:8000/mcp",
+        description="Public URL of the MCP endpoint; the `aud` of its tokens and the URL users connect to.",
+    )
+    extra_resource_urls: list[str] = Field(
+        default_factory=list,
+        description="Further resource servers this authorization server issues tokens for (JSON list).",
+    )
+    auth_host: str = Field(default="127.0.0.1", description="Address the authorization server listens on.")
+    auth_port: int = Field(default=9000, description="Port the authorization server listens on.")
+    mcp_host: str = Field(default="127.0.0.1", description="Address the MCP server listens on.")
+    mcp_port: int = Field(default=8000, description="Port the MCP server listens on.")
+    mcp_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host headers the MCP server accepts (DNS-rebinding guard). Default: the resource URL's host.",
+    )
+    mcp_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins the MCP server accepts from browsers. Default: the resource URL's origin.",
+    )
+
+    key_encryption_key: str | None = Field(
+        default=None,
+        description="Secret that encrypts private signing keys at rest (base64, 32 bytes).",
+    )
+    key_encryption_key_file: Path | None = Field(
+        default=None,
+        description="File holding the key-encryption key. Default: `kek` in the data directory, generated with mode 0600.",
+    )
+    signing_alg: Literal["ES256", "RS256", "EdDSA"] = Field(
+        default="RS256", description="JWS algorithm of access tokens (RS256 verifies fastest here)."
+    )
+    access_token_ttl: int = Field(default=3600, ge=60, description="Access token lifetime in seconds.")
+    refresh_token_ttl: int = Field(default=30 * 86400, ge=3600, description="Refresh token idle lifetime in seconds.")
+    authorization_code_ttl: int = Field(default=300, ge=30, le=600, description="Authorization code lifetime.")
+    jwks_cache_seconds: int = Field(default=300, ge=0, description="How long the MCP server keeps a fetched JWKS.")
+
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Mark the browser session cookie Secure. Default: on unless the issuer is plain-http loopback.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+
+    @field_validator("issuer_url", "resource_url")
+    @classmethod
+    def _canonical(cls, value: str) -> str:
+        return _canonical_url(value)
+
+    @field_validator("extra_resource_urls")
+    @classmethod
+    def _canonical_list(cls, value: list[str]) -> list[str]:
+        return [_canonical_url(v) for v in value]
+
+    # Derived values ---------------------------------------------------------------
+
+    @cached_property
+    def admin_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'skills.db').resolve()}"
+
+    @property
+    def auth_db_url(self) -> str:
+        return self.auth_database_url or self.admin_database_url
+
+    @property
+    def mcp_db_url(self) -> str:
+        return self.mcp_database_url or self.admin_database_url
+
+    @property
+    def resource_urls(self) -> list[str]:
+        """Every resource (audience) this authorization server issues tokens for."""
+        return [self.resource_url, *(u for u in self.extra_resource_urls if u != self.resource_url)]
+
+    @property
+    def resource_metadata_url(self) -> str:
+        """RFC 9728 path-suffixed metadata URL of the resource."""
+        parts = urlsplit(self.resource_url)
+        return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{parts.path}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        parts = urlsplit(self.issuer_url)
+        return not (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"))
+
+    @property
+    def kek_path(self) -> Path:
+        return self.key_encryption_key_file or self.data_dir / "kek"
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment (each process reads them once at start)."""
+    return Settings()

@@ -1,0 +1,3 @@
+from mcpserver.cli import main
+
+main()

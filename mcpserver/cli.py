@@ -1,0 +1,37 @@
+"""`mcpserver` command: serve the MCP resource server."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from shared.logging import configure_logging
+from shared.settings import get_settings
+
+cli = typer.Typer(help="shared-skills MCP resource server.", no_args_is_help=True, add_completion=False)
+
+
+@cli.callback()
+def _root() -> None:
+    """shared-skills MCP resource server."""
+
+
+@cli.command()
+def serve() -> None:
+    """Serve the MCP endpoint on SKILLS_MCP_HOST:SKILLS_MCP_PORT."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    from mcpserver.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.mcp_host,
+        port=settings.mcp_port,
+        log_config=None,
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def main() -> None:
+    cli()

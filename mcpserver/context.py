@@ -1,0 +1,43 @@
+"""What every tool needs: the settings, the database, and who is calling."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db import user_transaction
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The signed-in user and the client acting for them, from the verified token."""
+
+    user_id: uuid.UUID
+    client_id: str
+    scopes: frozenset[str]
+
+
+def current_caller() -> Caller:
+    token = get_access_token()
+    if token is None or token.subject is None:
+        # The gate refuses unauthenticated requests before any tool runs.
+        raise PermissionError("no authenticated caller")
+    return Caller(uuid.UUID(token.subject), token.client_id, frozenset(token.scopes))
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+
+    @asynccontextmanager
+    async def transaction(self, caller: Caller) -> AsyncIterator[AsyncSession]:
+        """One transaction for one call, confined to the caller on Postgres (RLS)."""
+        async with user_transaction(self.sessions, str(caller.user_id)) as session:
+            yield session

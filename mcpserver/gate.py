@@ -1,0 +1,153 @@
+"""The gate in front of the MCP endpoint: bearer token, scopes, and the challenges.
+
+Runs before the SDK sees a request. A missing or bad token gets 401 with
+``resource_metadata`` and ``scope`` (RFC 9728 / RFC 6750); a token without the scopes a
+JSON-RPC call needs gets 403 ``insufficient_scope`` naming every one of them. The SDK's
+own middleware does neither, so this replaces it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from starlette.authentication import AuthCredentials
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcpserver.auth import InvalidToken, JWTVerifier
+from shared.settings import SCOPES
+
+logger = logging.getLogger(__name__)
+
+ALL_SCOPES = " ".join(SCOPES)
+READ = ("snippets:read",)
+
+
+def scopes_for_call(message: object, tool_scopes: Mapping[str, tuple[str, ...]]) -> set[str]:
+    """Scopes one JSON-RPC message (or a batch) needs; unknown methods need only a valid token."""
+    if isinstance(message, list):
+        return set().union(*(scopes_for_call(m, tool_scopes) for m in message)) if message else set()
+    if not isinstance(message, dict):
+        return set()
+    method = message.get("method")
+    if method == "tools/call":
+        params = message.get("params")
+        name = params.get("name") if isinstance(params, dict) else None
+        return set(tool_scopes.get(name, ())) if isinstance(name, str) else set()
+    if isinstance(method, str) and method.split("/")[0] in ("resources", "prompts", "completion"):
+        return set(READ)
+    return set()
+
+
+class BearerGate:
+    """ASGI wrapper that authenticates and authorizes requests to the MCP endpoint."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: JWTVerifier,
+        *,
+        resource_metadata_url: str,
+        tool_scopes: Callable[[], Mapping[str, tuple[str, ...]]],
+    ):
+        self.app = app
+        self.verifier = verifier
+        self.resource_metadata_url = resource_metadata_url
+        self.tool_scopes = tool_scopes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        token = _bearer(scope)
+        if token is None:
+            await self._challenge(send, 401, None, "authentication required", ALL_SCOPES)
+            return
+        try:
+            access = await self.verifier.verify(token)
+        except InvalidToken as exc:
+            logger.info("auth.rejected", extra={"reason": str(exc)})
+            await self._challenge(send, 401, "invalid_token", str(exc), ALL_SCOPES)
+            return
+
+        granted = set(access.scopes)
+        if scope["method"] == "POST":
+            body, receive = await _buffer(receive)
+            try:
+                needed = scopes_for_call(json.loads(body), self.tool_scopes())
+            except ValueError:
+                needed = set()  # the SDK answers malformed JSON with a JSON-RPC parse error
+            if not needed <= granted:
+                wanted = " ".join(sorted(needed | granted))
+                await self._challenge(
+                    send, 403, "insufficient_scope", f"needs {' '.join(sorted(needed))}", wanted
+                )
+                return
+
+        user = AuthenticatedUser(access)
+        scope["user"] = user
+        scope["auth"] = AuthCredentials(access.scopes)
+        reset = auth_context_var.set(user)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            auth_context_var.reset(reset)
+
+    async def _challenge(self, send: Send, status: int, error: str | None, description: str, scopes: str) -> None:
+        parts = []
+        if error:
+            parts += [f'error="{error}"', f'error_description="{description}"']
+        parts += [f'resource_metadata="{self.resource_metadata_url}"', f'scope="{scopes}"']
+        body = json.dumps({"error": error or "invalid_request", "error_description": description}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", ("Bearer " + ", ".join(parts)).encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _bearer(scope: Scope) -> str | None:
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
+
+
+async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+    """Read the whole body once and hand the SDK a receive() that replays it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay

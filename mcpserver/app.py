@@ -47,7 +47,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     context = AppContext(settings=settings, sessions=async_session_factory(engine))
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
-    jwks = JWKSCache(settings.issuer_url, http, max_age=settings.jwks_cache_seconds)
+    jwks = JWKSCache(
+        settings.issuer_url, http, max_age=settings.jwks_cache_seconds, refetch_cooldown=settings.jwks_refetch_cooldown
+    )
     verifier = JWTVerifier(jwks, issuer=settings.issuer_url, resource=settings.resource_url)
 
     server = MCPServer(name="shared-skills", instructions=INSTRUCTIONS, version="0.1.0")

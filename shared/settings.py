@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     refresh_token_ttl: int = Field(default=30 * 86400, ge=3600, description="Refresh token idle lifetime in seconds.")
     authorization_code_ttl: int = Field(default=300, ge=30, le=600, description="Authorization code lifetime.")
     jwks_cache_seconds: int = Field(default=300, ge=0, description="How long the MCP server keeps a fetched JWKS.")
+    jwks_refetch_cooldown: float = Field(
+        default=10, ge=0, description="Least seconds between JWKS refetches caused by unknown key ids."
+    )
 
     cookie_secure: bool | None = Field(
         default=None,

@@ -54,9 +54,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     server = MCPServer(name="shared-skills", instructions=INSTRUCTIONS, version="0.1.0")
     register_all(server, context)
-    server.streamable_http_app(
-        stateless_http=True, json_response=True, transport_security=transport_security(settings)
-    )
+    server.streamable_http_app(stateless_http=True, json_response=True, transport_security=transport_security(settings))
     endpoint = BearerGate(
         StreamableHTTPASGIApp(server.session_manager),
         verifier,

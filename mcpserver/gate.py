@@ -85,9 +85,7 @@ class BearerGate:
                 needed = set()  # the SDK answers malformed JSON with a JSON-RPC parse error
             if not needed <= granted:
                 wanted = " ".join(sorted(needed | granted))
-                await self._challenge(
-                    send, 403, "insufficient_scope", f"needs {' '.join(sorted(needed))}", wanted
-                )
+                await self._challenge(send, 403, "insufficient_scope", f"needs {' '.join(sorted(needed))}", wanted)
                 return
 
         user = AuthenticatedUser(access)

@@ -54,7 +54,9 @@ def _create_first_account(email: str) -> str:
         check=False,
     )
     if result.returncode != 0:
-        console.print(f"[red]Could not create the first account:[/red] {result.stderr.strip() or result.stdout.strip()}")
+        console.print(
+            f"[red]Could not create the first account:[/red] {result.stderr.strip() or result.stdout.strip()}"
+        )
         raise typer.Exit(1)
     return password
 

@@ -17,7 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 _SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql+asyncpg": "postgresql+asyncpg", "postgresql+psycopg": "postgresql+psycopg"}
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
 
 
 def backend_of(url: str) -> Literal["sqlite", "postgresql"]:

@@ -38,7 +38,9 @@ def run_cli(args: Sequence[str], env: dict[str, str], *, stdin: str | None = Non
 
 
 @contextmanager
-def server_process(args: Sequence[str], env: dict[str, str], health_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def server_process(
+    args: Sequence[str], env: dict[str, str], health_url: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server through its console entry point and stop it with SIGTERM afterwards."""
     with log.open("wb") as sink:
         proc = subprocess.Popen(

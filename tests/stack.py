@@ -25,7 +25,9 @@ class Stack:
 
 
 @contextmanager
-def running_stack(database: Database, *, email: str = "ada@example.com", password: str = "correct horse battery") -> Iterator[Stack]:
+def running_stack(
+    database: Database, *, email: str = "ada@example.com", password: str = "correct horse battery"
+) -> Iterator[Stack]:
     auth_port, mcp_port = free_port(), free_port()
     issuer, resource = f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{mcp_port}/mcp"
     env = {
@@ -37,7 +39,9 @@ def running_stack(database: Database, *, email: str = "ada@example.com", passwor
     }
     migrated = run_cli(["authserver", "db", "upgrade"], env)
     assert migrated.returncode == 0, migrated.stderr
-    added = run_cli(["authserver", "users", "add", email, "--name", "Ada", "--password-stdin"], env, stdin=password + "\n")
+    added = run_cli(
+        ["authserver", "users", "add", email, "--name", "Ada", "--password-stdin"], env, stdin=password + "\n"
+    )
     assert added.returncode == 0, added.stderr
     with ExitStack() as stack:
         stack.enter_context(
@@ -85,7 +89,9 @@ class SignIn:
         browser = FormBrowser(self.stack.issuer)
         try:
             result = await anyio.to_thread.run_sync(
-                lambda: browser.authorize(url, email=self.stack.email, password=self.stack.password, decision=self.decision)
+                lambda: browser.authorize(
+                    url, email=self.stack.email, password=self.stack.password, decision=self.decision
+                )
             )
         finally:
             browser.close()
@@ -93,7 +99,9 @@ class SignIn:
 
     async def callback_handler(self) -> AuthorizationCodeResult:
         assert self.redirect is not None and "code" in self.redirect, self.redirect
-        return AuthorizationCodeResult(code=self.redirect["code"], state=self.redirect.get("state"), iss=self.redirect.get("iss"))
+        return AuthorizationCodeResult(
+            code=self.redirect["code"], state=self.redirect.get("state"), iss=self.redirect.get("iss")
+        )
 
 
 def oauth_http_client(stack: Stack, sign_in: SignIn, storage: TokenStorage | None = None) -> httpx2.AsyncClient:

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,17 +19,10 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
-from sqlalchemy import create_engine
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from mcpserver.app import create_app
-from shared.models import Base, User
-from shared.settings import Settings
-from tests.asgi_server import serve_in_thread
-from tests.processes import free_port
+from tests.conftest import Database
+from tests.issuer import StandInIssuer
+from tests.mcpserver.harness import mcp_harness
 
 INITIALIZE = {
     "jsonrpc": "2.0",
@@ -42,71 +34,21 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 
 
 @dataclass
-class Issuer:
-    url: str
-    key: RSAKey
-    published: list[dict[str, Any]]
-    jwks_requests: int = 0
-
-
-@dataclass
 class Setup:
-    issuer: Issuer
+    issuer: StandInIssuer
     resource: str
     user_id: str
 
     def token(self, *, header: dict[str, Any] | None = None, key: Any = None, **claims: Any) -> str:
-        now = int(time.time())
-        body = {
-            "iss": self.issuer.url,
-            "sub": self.user_id,
-            "aud": self.resource,
-            "client_id": "test-client",
-            "scope": "snippets:read snippets:write workspaces:write",
-            "iat": now,
-            "exp": now + 300,
-            "jti": uuid.uuid4().hex,
-        }
-        body.update(claims)
-        body = {k: v for k, v in body.items() if v is not None}
-        head = {"alg": "RS256", "typ": "at+jwt", "kid": self.issuer.key.kid}
-        head.update(header or {})
-        return jwt.encode(head, body, key or self.issuer.key)
+        return self.issuer.token(self.resource, self.user_id, header=header, key=key, **claims)
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    data_dir = tmp_path_factory.mktemp("mcp")
-    key = RSAKey.generate_key(2048, parameters={"kid": "key-1"})
-    issuer = Issuer(url="", key=key, published=[key.as_dict(private=False)])
-
-    async def metadata(request: Request) -> JSONResponse:
-        return JSONResponse({"issuer": issuer.url, "jwks_uri": f"{issuer.url}/jwks"})
-
-    async def jwks(request: Request) -> JSONResponse:
-        issuer.jwks_requests += 1
-        return JSONResponse({"keys": issuer.published})
-
-    issuer_app = Starlette(
-        routes=[Route("/.well-known/oauth-authorization-server", metadata), Route("/jwks", jwks)]
-    )
-    user_id = uuid.uuid4()
-    with serve_in_thread(issuer_app) as issuer_url:
-        issuer.url = issuer_url
-        port = free_port()
-        settings = Settings(
-            data_dir=data_dir,
-            issuer_url=issuer_url,
-            resource_url=f"http://127.0.0.1:{port}/mcp",
-            jwks_refetch_cooldown=1,
-        )
-        engine = create_engine(f"sqlite:///{data_dir / 'skills.db'}")
-        Base.metadata.create_all(engine)
-        with engine.begin() as conn:
-            conn.execute(User.__table__.insert().values(id=user_id, email="ada@example.com", name="Ada"))
-        engine.dispose()
-        with serve_in_thread(create_app(settings), port):
-            yield Setup(issuer, settings.resource_url, str(user_id))
+    database = Database("sqlite", {"SKILLS_DATA_DIR": str(tmp_path_factory.mktemp("mcp"))})
+    with mcp_harness(database, jwks_refetch_cooldown=1) as harness:
+        user = harness.add_user("ada@example.com", "Ada")
+        yield Setup(harness.issuer, harness.resource, str(user))
 
 
 def call(setup: Setup, token: str | None, body: Any = INITIALIZE, **headers: str) -> httpx.Response:
@@ -125,7 +67,9 @@ def test_valid_token_is_accepted(setup: Setup) -> None:
 
 
 def test_trailing_slash_on_the_endpoint_is_served(setup: Setup) -> None:
-    response = httpx.post(setup.resource + "/", json=INITIALIZE, headers={**HEADERS, "Authorization": f"Bearer {setup.token()}"})
+    response = httpx.post(
+        setup.resource + "/", json=INITIALIZE, headers={**HEADERS, "Authorization": f"Bearer {setup.token()}"}
+    )
     assert response.status_code == 200, response.text
 
 
@@ -153,7 +97,10 @@ def _assert_invalid_token(response: httpx.Response) -> None:
         ("unknown kid", lambda s: s.token(header={"kid": "nobody"})),
         ("foreign key", lambda s: s.token(key=RSAKey.generate_key(2048, parameters={"kid": "key-1"}))),
         ("ES256 foreign key", lambda s: s.token(header={"alg": "ES256"}, key=ECKey.generate_key("P-256"))),
-        ("alg none", lambda s: _b64({"alg": "none", "typ": "at+jwt", "kid": "key-1"}) + "." + s.token().split(".")[1] + "."),
+        (
+            "alg none",
+            lambda s: _b64({"alg": "none", "typ": "at+jwt", "kid": "key-1"}) + "." + s.token().split(".")[1] + ".",
+        ),
         ("not a jwt", lambda s: "abc.def"),
     ],
 )
@@ -164,8 +111,15 @@ def test_bad_tokens_are_refused_with_invalid_token(setup: Setup, case: str, make
 
 def _without_typ(setup: Setup) -> str:
     now = int(time.time())
-    claims = {"iss": setup.issuer.url, "sub": setup.user_id, "aud": setup.resource, "client_id": "c",
-              "scope": "snippets:read", "iat": now, "exp": now + 60}
+    claims = {
+        "iss": setup.issuer.url,
+        "sub": setup.user_id,
+        "aud": setup.resource,
+        "client_id": "c",
+        "scope": "snippets:read",
+        "iat": now,
+        "exp": now + 60,
+    }
     return jwt.encode({"alg": "RS256", "kid": setup.issuer.key.kid}, claims, setup.issuer.key)
 
 
@@ -173,8 +127,15 @@ def test_hmac_signed_with_the_public_key_is_refused(setup: Setup) -> None:
     """The classic key-confusion forgery: HS256 keyed with the issuer's public PEM."""
     public_pem = setup.issuer.key.as_pem(private=False)
     now = int(time.time())
-    claims = {"iss": setup.issuer.url, "sub": setup.user_id, "aud": setup.resource, "client_id": "c",
-              "scope": "snippets:read", "iat": now, "exp": now + 60}
+    claims = {
+        "iss": setup.issuer.url,
+        "sub": setup.user_id,
+        "aud": setup.resource,
+        "client_id": "c",
+        "scope": "snippets:read",
+        "iat": now,
+        "exp": now + 60,
+    }
     signing_input = _b64({"alg": "HS256", "typ": "at+jwt", "kid": "key-1"}) + "." + _b64(claims)
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     token = signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
@@ -186,7 +147,10 @@ def test_missing_token_gets_a_challenge_without_error_code(setup: Setup) -> None
     assert response.status_code == 401
     challenge = response.headers["www-authenticate"]
     assert "error=" not in challenge
-    assert f'resource_metadata="{setup.resource.replace("/mcp", "/.well-known/oauth-protected-resource/mcp")}"' in challenge
+    assert (
+        f'resource_metadata="{setup.resource.replace("/mcp", "/.well-known/oauth-protected-resource/mcp")}"'
+        in challenge
+    )
 
 
 def test_token_in_query_string_is_not_accepted(setup: Setup) -> None:
@@ -196,7 +160,12 @@ def test_token_in_query_string_is_not_accepted(setup: Setup) -> None:
 
 def test_missing_scope_is_403_naming_every_scope_the_call_needs(setup: Setup) -> None:
     token = setup.token(scope="snippets:read")
-    body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "create_workspace", "arguments": {"name": "x"}}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "create_workspace", "arguments": {"name": "x"}},
+    }
     response = call(setup, token, body, **{"Mcp-Protocol-Version": "2025-11-25"})
     assert response.status_code == 403
     challenge = response.headers["www-authenticate"]

@@ -21,7 +21,13 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
+        entry.update(
+            {
+                k: v
+                for k, v in record.__dict__.items()
+                if k not in _STANDARD and not k.startswith("_") and k != "color_message"
+            }
+        )
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -1,0 +1,85 @@
+"""The authorization server as an ASGI app: routes, middleware and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from authlib.common.security import is_secure_transport
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from authserver.context import AuthContext
+from authserver.endpoints.authorize import authorize
+from authserver.endpoints.jwks import jwks
+from authserver.endpoints.metadata import metadata
+from authserver.endpoints.registration import register
+from authserver.endpoints.token import token
+from authserver.keys import SigningKeys
+from authserver.middleware import DefaultHeadersMiddleware, PathCORSMiddleware
+from authserver.passwords import VERIFY_CONCURRENCY
+from authserver.sessions import Cookies
+from authserver.tokens import TokenIssuer
+from authserver.web.consent import consent
+from authserver.web.login import login
+from authserver.web.pages import STATIC, Pages
+from shared.db import make_engine, session_factory
+from shared.settings import Settings, get_settings
+
+MAX_BODY_BYTES = 64 * 1024
+METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
+CORS_PATHS = (*METADATA_PATHS, "/register", "/token", "/jwks")
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the app; the database and key-encryption key are first touched in the lifespan."""
+    settings = settings or get_settings()
+    if not is_secure_transport(settings.issuer_url):
+        raise ValueError(f"the issuer {settings.issuer_url} must be https (plain http only on loopback)")
+    engine = make_engine(settings.auth_db_url, pool_size=settings.db_pool_size)
+    db = session_factory(engine)
+    keys = SigningKeys(db, settings)
+    ctx = AuthContext(
+        settings=settings,
+        engine=engine,
+        db=db,
+        keys=keys,
+        tokens=TokenIssuer(settings, keys),
+        pages=Pages(settings.issuer_url),
+        cookies=Cookies.for_settings(settings),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ctx.password_slots = anyio.CapacityLimiter(VERIFY_CONCURRENCY)
+        await run_in_threadpool(keys.ensure_active_key)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    routes = [
+        Route("/healthz", healthz),
+        *(Route(path, metadata) for path in METADATA_PATHS),
+        Route("/jwks", jwks),
+        Route("/register", register, methods=["POST"]),
+        Route("/authorize", authorize, methods=["GET"]),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/consent", consent, methods=["GET", "POST"]),
+        Route("/token", token, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    middleware = [Middleware(DefaultHeadersMiddleware), Middleware(PathCORSMiddleware, paths=CORS_PATHS)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
+    app.state.ctx = ctx
+    return app

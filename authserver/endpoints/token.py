@@ -1,0 +1,25 @@
+"""The token endpoint (RFC 6749 §3.2): authorization_code and refresh_token grants, via Authlib."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from authserver.context import AuthContext
+from authserver.server import AuthServer, BadForm, IncomingRequest, oauth_error_response
+
+
+async def token(request: Request) -> Response:
+    ctx: AuthContext = request.app.state.ctx
+    try:
+        incoming = await IncomingRequest.read(request)
+    except BadForm as error:
+        return oauth_error_response(InvalidRequestError(f"The request body is not valid: {error}."))
+    return await ctx.run(_token, ctx, incoming)
+
+
+def _token(db: Session, ctx: AuthContext, incoming: IncomingRequest) -> Response:
+    response: Response = AuthServer(ctx, db).create_token_response(incoming)
+    return response

@@ -1,0 +1,89 @@
+"""What the token endpoint hands out: RFC 9068 JWT access tokens and opaque refresh tokens.
+
+Authlib's JWT generator sets ``aud`` to the client id (it has no RFC 8707 support), so tokens
+are built here: ``aud`` is the resource the grant is bound to, the one the MCP server checks.
+Refresh tokens are random strings stored hashed, each in a rotation family that shares one
+absolute expiry, so sliding renewals cannot keep a grant alive forever.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from authserver.hashing import new_secret, secret_hash
+from authserver.keys import SigningKeys
+from shared.models import RefreshToken, utcnow
+from shared.settings import Settings
+
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (the RFC 9068 JWT type, not a secret)
+# Absolute lifetime of a refresh-token family (the idle lifetime is settings.refresh_token_ttl).
+FAMILY_LIFETIME = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class GrantBinding:
+    """What a token request is bound to: the audience, and the family its refresh tokens join."""
+
+    resource: str
+    family_id: uuid.UUID
+    family_expires_at: datetime | None = None  # None: a new family starts now
+
+
+class TokenIssuer:
+    def __init__(self, settings: Settings, keys: SigningKeys) -> None:
+        self._settings = settings
+        self._keys = keys
+
+    def access_token(self, *, client_id: str, user_id: uuid.UUID, scope: str, resource: str) -> str:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self._settings.issuer_url,
+            "sub": str(user_id),
+            "aud": resource,
+            "client_id": client_id,
+            "scope": scope,
+            "iat": now,
+            "nbf": now,
+            "exp": now + self._settings.access_token_ttl,
+            "jti": uuid.uuid4().hex,
+        }
+        return self._keys.active().sign(claims, typ=ACCESS_TOKEN_TYPE)
+
+    def token_response(
+        self, *, client_id: str, user_id: uuid.UUID, scope: str, resource: str, include_refresh_token: bool
+    ) -> dict[str, Any]:
+        """The RFC 6749 §5.1 response body (the refresh token is stored by :meth:`store_refresh_token`)."""
+        token: dict[str, Any] = {
+            "token_type": "Bearer",
+            "access_token": self.access_token(client_id=client_id, user_id=user_id, scope=scope, resource=resource),
+            "expires_in": self._settings.access_token_ttl,
+            "scope": scope,
+        }
+        if include_refresh_token:
+            token["refresh_token"] = new_secret()
+        return token
+
+    def store_refresh_token(
+        self, db: Session, *, token: str, client_id: str, user_id: uuid.UUID, scope: str, binding: GrantBinding
+    ) -> RefreshToken:
+        now = utcnow()
+        family_expires_at = binding.family_expires_at or now + FAMILY_LIFETIME
+        row = RefreshToken(
+            token_hash=secret_hash(token),
+            family_id=binding.family_id,
+            client_id=client_id,
+            user_id=user_id,
+            scope=scope,
+            resource=binding.resource,
+            created_at=now,
+            expires_at=min(now + timedelta(seconds=self._settings.refresh_token_ttl), family_expires_at),
+            family_expires_at=family_expires_at,
+        )
+        db.add(row)
+        return row

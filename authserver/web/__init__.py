@@ -1,0 +1,1 @@
+"""The pages people see at the authorization server: login, consent, errors."""

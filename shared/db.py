@@ -101,6 +101,6 @@ async def user_transaction(
     user may see even if a query above it is wrong.
     """
     async with factory() as session, session.begin():
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             await session.execute(_SET_USER, {"uid": user_id or ""})
         yield session

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     )
     auth_database_url: str | None = Field(
         default=None,
-        description="Database URL the authorization server connects with (its own role on Postgres). Default: database_url.",
+        description="Database URL of the authorization server (its own role on Postgres). Default: database_url.",
     )
     mcp_database_url: str | None = Field(
         default=None,
@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     )
     key_encryption_key_file: Path | None = Field(
         default=None,
-        description="File holding the key-encryption key. Default: `kek` in the data directory, generated with mode 0600.",
+        description="File holding the key-encryption key. Default: `kek` in the data directory (mode 0600).",
     )
     signing_alg: Literal["ES256", "RS256", "EdDSA"] = Field(
         default="RS256", description="JWS algorithm of access tokens (RS256 verifies fastest here)."

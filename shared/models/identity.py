@@ -51,5 +51,3 @@ class LoginThrottle(Base):
     window_start: Mapped[datetime]
     failures: Mapped[int] = mapped_column(default=0)
     blocked_until: Mapped[datetime | None]
-
-

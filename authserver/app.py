@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,6 +36,9 @@ from shared.settings import Settings, get_settings
 MAX_BODY_BYTES = 64 * 1024
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 CORS_PATHS = (*METADATA_PATHS, "/register", "/token", "/jwks")
+
+# Authlib's grants log whole token responses at DEBUG ("Issue token %r"): never let them through.
+logging.getLogger("authlib").setLevel(logging.INFO)
 
 
 async def healthz(request: Request) -> JSONResponse:

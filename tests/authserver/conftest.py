@@ -1,15 +1,10 @@
 """A real authorization server: uvicorn on a loopback port, SQLite in a temp dir.
 
 The browser and OAuth client that drive it are in ``auth_browser.py``.
-
-There is deliberately no ``__init__.py`` here: with one, pytest would import this directory
-as a package named ``authserver`` and shadow the real one. Test modules are therefore named
-``test_auth_*`` to stay unique across the suite.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import threading
 import time
@@ -21,26 +16,20 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from auth_browser import EMAIL, OTHER_RESOURCE, PASSWORD, RESOURCE
 from sqlalchemy.orm import Session, sessionmaker
 
 from authserver.app import create_app
 from authserver.users import create_user
 from shared.db import make_engine, session_factory, transaction
-from shared.models import Base
+from shared.schema import upgrade
 from shared.settings import Settings
+from tests.authserver.auth_browser import EMAIL, OTHER_RESOURCE, PASSWORD, RESOURCE
+from tests.conftest import Database
 
 
 def create_tables(settings: Settings) -> None:
-    """The schema: through migrations once ``shared.schema`` exists, else from the models."""
-    if importlib.util.find_spec("shared.schema") is not None:
-        from shared.schema import upgrade  # type: ignore[import-not-found,unused-ignore]
-
-        upgrade(settings)
-        return
-    engine = make_engine(settings.admin_database_url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
+    """The schema, through the migrations (as ``authserver db upgrade`` does)."""
+    upgrade(settings)
 
 
 @dataclass
@@ -57,6 +46,12 @@ class RunningServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.db.kw["bind"].dispose()
+
+
+def settings_of(database: Database) -> dict[str, str]:
+    """The database settings of a ``database`` fixture, as keyword arguments of ``Settings``."""
+    return {k.removeprefix("SKILLS_").lower(): v for k, v in database.env.items() if k != "SKILLS_DATA_DIR"}
 
 
 def start_server(data_dir: Path, **overrides: Any) -> RunningServer:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from auth_browser import OTHER_RESOURCE, Pkce, authorize_params, query_of, register
-from conftest import RunningServer
+
+from tests.authserver.auth_browser import OTHER_RESOURCE, Pkce, authorize_params, query_of, register
+from tests.authserver.conftest import RunningServer
 
 LOOPBACK = "http://127.0.0.1:33418/callback"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from auth_browser import Pkce, authorize_params, register
+
+from tests.authserver.auth_browser import Pkce, authorize_params, register
+from tests.authserver.conftest import RunningServer
 
 WEIRD = [
     'quote"inside',
@@ -21,10 +23,7 @@ REDIRECT = "http://127.0.0.1:51234/callback"
 
 
 @pytest.fixture(scope="module")
-def client_id(auth_server: object) -> str:
-    from conftest import RunningServer
-
-    assert isinstance(auth_server, RunningServer)
+def client_id(auth_server: RunningServer) -> str:
     with httpx.Client(base_url=auth_server.issuer) as http:
         return str(register(http, [REDIRECT])["client_id"])
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import create_tables
 
 from shared.settings import Settings
+from tests.authserver.conftest import create_tables
 
 AUTHSERVER = str(Path(sys.executable).parent / "authserver")
 
@@ -79,13 +79,13 @@ def test_a_database_without_tables_is_a_readable_error(tmp_path: Path) -> None:
     assert "database error" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_db_upgrade_runs_the_migrations_or_says_they_are_missing(tmp_path: Path) -> None:
-    result = run(tmp_path, "db", "upgrade")
-    assert "Traceback" not in result.stderr
-    if result.returncode == 0:
-        assert run(tmp_path, "users", "list", "--json").stdout.strip() == "[]"
-    else:
-        assert "shared.schema" in result.stderr
+def test_db_upgrade_creates_the_schema_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fresh"
+    result = run(data_dir, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert run(data_dir, "db", "upgrade").returncode == 0  # idempotent
+    assert run(data_dir, "users", "add", "ivy@example.com", "--password-stdin", stdin="long enough\n").returncode == 0
+    assert [u["email"] for u in json.loads(run(data_dir, "users", "list", "--json").stdout)] == ["ivy@example.com"]
 
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:

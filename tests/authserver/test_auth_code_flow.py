@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import uuid
 
 import httpx
 import pytest
-from auth_browser import (
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from authserver.hashing import secret_hash
+from authserver.users import find_user_by_email
+from shared.models import AuthorizationCode, Consent, RefreshToken
+from shared.settings import SCOPES
+from tests.authserver.auth_browser import (
     EMAIL,
     OTHER_RESOURCE,
     RESOURCE,
@@ -23,15 +32,7 @@ from auth_browser import (
     register,
     sign_in,
 )
-from conftest import RunningServer
-from joserfc import jwt
-from joserfc.jwk import KeySet
-from sqlalchemy import select
-
-from authserver.hashing import secret_hash
-from authserver.users import find_user_by_email
-from shared.models import AuthorizationCode, Consent, RefreshToken
-from shared.settings import SCOPES
+from tests.authserver.conftest import RunningServer
 
 
 def redeem(http: httpx.Client, authorized: Authorized, **overrides: str | None) -> httpx.Response:
@@ -313,3 +314,60 @@ def test_confidential_client_authenticates_with_basic(http: httpx.Client) -> Non
         "/token", data=authorized.token_request(client_id=None), headers={"Authorization": f"Basic {credentials}"}
     )
     assert response.status_code == 200, response.text
+
+
+def race(http: httpx.Client, data: dict[str, str], attempts: int = 6) -> list[httpx.Response]:
+    """Send the same token request from several clients at once."""
+    barrier = threading.Barrier(attempts)
+    results: list[httpx.Response] = []
+
+    def attempt() -> None:
+        with httpx.Client(base_url=http.base_url, timeout=30) as own:
+            barrier.wait()
+            results.append(own.post("/token", data=data))
+
+    threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_concurrent_redemptions_of_one_code_give_exactly_one_token(http: httpx.Client) -> None:
+    results = race(http, authorize_through_browser(http).token_request())
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200] + [400] * (len(results) - 1), [r.text for r in results]
+    assert all(r.json()["error"] == "invalid_grant" for r in results if r.status_code == 400)
+
+
+def test_concurrent_uses_of_one_refresh_token_rotate_once(http: httpx.Client) -> None:
+    authorized = authorize_through_browser(http)
+    tokens = redeem(http, authorized).json()
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": tokens["refresh_token"],
+        "client_id": authorized.client["client_id"],
+    }
+    results = race(http, data)
+    assert sorted(r.status_code for r in results) == [200] + [400] * (len(results) - 1), [r.text for r in results]
+
+
+def test_client_name_is_escaped_on_the_consent_page(http: httpx.Client) -> None:
+    client = register(http, ["http://127.0.0.1:51234/callback"], client_name="<b onclick=x>Evil</b>")
+    params = authorize_params(client["client_id"], "http://127.0.0.1:51234/callback", Pkce())
+    consent_page = follow(http, sign_in(http, follow(http, http.get("/authorize", params=params))))
+    assert "<b onclick" not in consent_page.text
+    assert "&lt;b onclick=x&gt;Evil&lt;/b&gt;" in consent_page.text
+
+
+def test_tokens_never_reach_the_logs(http: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("DEBUG"):
+        authorized = authorize_through_browser(http)
+        tokens = redeem(http, authorized).json()
+        refresh(http, authorized.client["client_id"], tokens["refresh_token"])
+    # The server's own loggers (the test's HTTP client logs what it sends, which is not our concern).
+    server_side = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    logged = "\n".join(f"{record.name}: {record.getMessage()}" for record in server_side)
+    for secret in (authorized.code, tokens["access_token"], tokens["refresh_token"], authorized.pkce.verifier):
+        assert secret not in logged

@@ -10,13 +10,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer, create_tables
 from sqlalchemy import select
 
 from authserver.keys import KeyConfigurationError, SigningKeys, load_key_encryption_key
 from shared.db import make_engine, session_factory
 from shared.models import SigningKey
 from shared.settings import Settings
+from tests.authserver.conftest import RunningServer, create_tables, settings_of
+from tests.conftest import Database
 
 
 def test_private_key_is_stored_encrypted_and_the_kek_file_is_private(auth_server: RunningServer) -> None:
@@ -29,8 +30,9 @@ def test_private_key_is_stored_encrypted_and_the_kek_file_is_private(auth_server
     assert len(base64.b64decode(kek_file.read_text())) == 32
 
 
-def test_processes_starting_together_create_exactly_one_active_key(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, key_encryption_key=base64.b64encode(secrets.token_bytes(32)).decode())
+def test_processes_starting_together_create_exactly_one_active_key(database: Database) -> None:
+    kek = base64.b64encode(secrets.token_bytes(32)).decode()
+    settings = Settings(data_dir=database.data_dir, key_encryption_key=kek, **settings_of(database))
     create_tables(settings)
     starters = 4
     barrier = threading.Barrier(starters)
@@ -57,7 +59,7 @@ def test_processes_starting_together_create_exactly_one_active_key(tmp_path: Pat
 
     assert not errors, errors
     assert len(set(kids)) == 1 and len(kids) == starters
-    engine = make_engine(settings.auth_db_url)
+    engine = make_engine(settings.admin_database_url)
     with session_factory(engine)() as db:
         assert [row.kid for row in db.scalars(select(SigningKey))] == kids[:1]
     engine.dispose()

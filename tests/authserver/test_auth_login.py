@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from auth_browser import EMAIL, PASSWORD, Pkce, authorize_params, follow, parse_form, query_of, register, sign_in
-from conftest import RunningServer
 
 from authserver.hashing import secret_hash
 from authserver.sessions import Cookies
 from shared.models import BrowserSession
+from tests.authserver.auth_browser import (
+    EMAIL,
+    PASSWORD,
+    Pkce,
+    authorize_params,
+    follow,
+    parse_form,
+    query_of,
+    register,
+    sign_in,
+)
+from tests.authserver.conftest import RunningServer
 
 REDIRECT = "http://127.0.0.1:51234/callback"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
-from conftest import RunningServer
 
 from shared.settings import SCOPES
+from tests.authserver.conftest import RunningServer
 
 
 def test_metadata_names_every_endpoint_under_the_exact_issuer(http: httpx.Client, auth_server: RunningServer) -> None:

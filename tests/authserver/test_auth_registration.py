@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from auth_browser import register
-from conftest import RunningServer
 from sqlalchemy import select
 
 from shared.models import OAuthClient
+from tests.authserver.auth_browser import register
+from tests.authserver.conftest import RunningServer
 
 GOOD_REDIRECT_URIS = [
     "http://127.0.0.1:33418/",

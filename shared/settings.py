@@ -97,7 +97,10 @@ class Settings(BaseSettings):
 
     key_encryption_key: str | None = Field(
         default=None,
-        description="Secret that encrypts private signing keys at rest (base64, 32 bytes).",
+        description=(
+            "Secret that encrypts private signing keys at rest (base64, 32 bytes). "
+            "Default: read from key_encryption_key_file."
+        ),
     )
     key_encryption_key_file: Path | None = Field(
         default=None,
@@ -108,10 +111,35 @@ class Settings(BaseSettings):
     )
     access_token_ttl: int = Field(default=3600, ge=60, description="Access token lifetime in seconds.")
     refresh_token_ttl: int = Field(default=30 * 86400, ge=3600, description="Refresh token idle lifetime in seconds.")
-    authorization_code_ttl: int = Field(default=300, ge=30, le=600, description="Authorization code lifetime.")
+    authorization_code_ttl: int = Field(
+        default=300, ge=30, le=600, description="Authorization code lifetime in seconds."
+    )
     jwks_cache_seconds: int = Field(default=300, ge=0, description="How long the MCP server keeps a fetched JWKS.")
     jwks_refetch_cooldown: float = Field(
         default=10, ge=0, description="Least seconds between JWKS refetches caused by unknown key ids."
+    )
+
+    revocation_check_seconds: float = Field(
+        default=5,
+        ge=0,
+        description=(
+            "How long the MCP server trusts what it read about a user's revocations (disabled account, "
+            "tokens_valid_after, revoked grants); a revoked token stops working within this time. 0: every request."
+        ),
+    )
+    rate_limit_reads_per_minute: int = Field(
+        default=120, ge=1, description="Read calls (tools, resources) per user and minute at the MCP server."
+    )
+    rate_limit_writes_per_minute: int = Field(
+        default=30, ge=1, description="Write calls (saving, sharing, deleting, managing members) per user and minute."
+    )
+    log_endpoint: str | None = Field(
+        default=None,
+        description=(
+            "HTTP(S) URL that receives the MCP server's log records as newline-delimited JSON, in batches, "
+            "from a bounded queue in the background: never delays or fails a request (records are dropped "
+            "when the endpoint cannot keep up)."
+        ),
     )
 
     cookie_secure: bool | None = Field(

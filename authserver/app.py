@@ -18,15 +18,18 @@ from starlette.staticfiles import StaticFiles
 
 from authserver.context import AuthContext
 from authserver.endpoints.authorize import authorize
+from authserver.endpoints.client_configuration import client_configuration
+from authserver.endpoints.introspection import introspect
 from authserver.endpoints.jwks import jwks
 from authserver.endpoints.metadata import metadata
 from authserver.endpoints.registration import register
+from authserver.endpoints.revocation import revoke
 from authserver.endpoints.token import token
 from authserver.keys import SigningKeys
 from authserver.middleware import DefaultHeadersMiddleware, PathCORSMiddleware
-from authserver.passwords import VERIFY_CONCURRENCY
 from authserver.sessions import Cookies
 from authserver.tokens import TokenIssuer
+from authserver.web.account import ROUTES as account_routes
 from authserver.web.consent import consent
 from authserver.web.login import login
 from authserver.web.pages import STATIC, Pages
@@ -35,7 +38,7 @@ from shared.settings import Settings, get_settings
 
 MAX_BODY_BYTES = 64 * 1024
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
-CORS_PATHS = (*METADATA_PATHS, "/register", "/token", "/jwks")
+CORS_PATHS = (*METADATA_PATHS, "/register", "/token", "/revoke", "/jwks")
 
 # Authlib's grants log whole token responses at DEBUG ("Issue token %r"): never let them through.
 logging.getLogger("authlib").setLevel(logging.INFO)
@@ -65,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        ctx.password_slots = anyio.CapacityLimiter(VERIFY_CONCURRENCY)
+        ctx.password_slots = anyio.CapacityLimiter(ctx.settings.password_hash_concurrency)
         await run_in_threadpool(keys.ensure_active_key)
         try:
             yield
@@ -80,7 +83,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/authorize", authorize, methods=["GET"]),
         Route("/login", login, methods=["GET", "POST"]),
         Route("/consent", consent, methods=["GET", "POST"]),
+        *account_routes,
         Route("/token", token, methods=["POST"]),
+        Route("/revoke", revoke, methods=["POST"]),
+        Route("/introspect", introspect, methods=["POST"]),
+        Route("/register/{client_id}", client_configuration, methods=["GET", "PUT", "DELETE"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(DefaultHeadersMiddleware), Middleware(PathCORSMiddleware, paths=CORS_PATHS)]

@@ -1,83 +1,56 @@
-"""OAuth clients: which redirect URIs we accept, how they match, and the client Authlib sees.
+"""OAuth clients: the client Authlib sees, and how clients are found, registered, listed and removed.
 
-Redirect URIs (RFC 9700 §2.1, RFC 8252 §7.3): https anywhere, or plain http only on a
-loopback host; never a fragment, userinfo, or a ``javascript:``/``data:``/``file:`` scheme.
-A requested redirect URI must equal a registered one exactly, except that a loopback URI may
-use any port: native apps (Claude Code, VS Code) listen on whatever port is free.
+A client comes from dynamic registration (``dcr``, RFC 7591), from a client ID metadata
+document (``cimd``, :mod:`authserver.client_metadata_documents`) or from the operator
+(``operator``). Clients re-register on many fresh connections, so a registration that never
+obtained an authorization code expires after ``unused_client_ttl``: lazily when it is looked
+up, and in bulk by :func:`prune_unused` (run at every registration and by the CLI).
 """
 
 from __future__ import annotations
 
 import secrets
-import time
-from dataclasses import dataclass
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
-from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError, InvalidRedirectURIError
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from authserver.client_metadata import AUTH_METHODS, GRANT_TYPES, RESPONSE_TYPES, SUPPORTED_SCOPES
 from authserver.hashing import matches_hash, new_secret, secret_hash
-from shared.models import OAuthClient, utcnow
-from shared.settings import OFFLINE_ACCESS, SCOPES
+from authserver.redirect_uris import is_loopback, native_scheme_allowed, redirect_uri_matches
+from authserver.revocation import revoke_grant
+from shared.models import AuthorizationCode, Consent, OAuthClient, RefreshToken, utcnow
+from shared.settings import SCOPES
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-GRANT_TYPES = ("authorization_code", "refresh_token")
-RESPONSE_TYPES = ("code",)
-AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
-SUPPORTED_SCOPES = (*SCOPES, OFFLINE_ACCESS)
+__all__ = [
+    "AUTH_METHODS",
+    "DEFAULT_SCOPE",
+    "GRANT_TYPES",
+    "RESPONSE_TYPES",
+    "SUPPORTED_SCOPES",
+    "Client",
+    "ClientSummary",
+    "Registration",
+    "delete_client",
+    "find_client",
+    "get_client",
+    "is_loopback",
+    "list_clients",
+    "mark_used",
+    "prune_unused",
+    "register_client",
+]
+
 DEFAULT_SCOPE = " ".join(SCOPES)
-MAX_REDIRECT_URIS = 10
-MAX_URI_LENGTH = 2000
-MAX_TEXT_LENGTH = 200
-
-
-# Redirect URI policy -----------------------------------------------------------------------
-
-
-def _split(uri: str) -> SplitResult | None:
-    """Parse a URI we might accept, or None if it is not even well-formed printable ASCII."""
-    if not uri or len(uri) > MAX_URI_LENGTH or not all(0x21 <= ord(c) <= 0x7E for c in uri):
-        return None
-    try:
-        parts = urlsplit(uri)
-        _ = parts.port  # raises ValueError for a malformed port
-    except ValueError:
-        return None
-    return parts
-
-
-def redirect_uri_problem(uri: str) -> str | None:
-    """Why ``uri`` may not be registered as a redirect URI, or None if it may."""
-    parts = _split(uri)
-    if parts is None:
-        return "is not a well-formed absolute URI"
-    if "#" in uri:
-        return "must not contain a fragment"
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "must be an https URI, or http on a loopback address"
-    if "@" in parts.netloc:
-        return "must not contain user information"
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        return "may use plain http only on a loopback address (127.0.0.1, [::1] or localhost)"
-    return None
-
-
-def is_loopback(uri: str) -> bool:
-    parts = _split(uri)
-    return parts is not None and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
-
-
-def redirect_uri_matches(registered: str, requested: str) -> bool:
-    """Exact match, or for loopback URIs the same host, path and query on any port."""
-    if requested == registered:
-        return True
-    if not is_loopback(registered) or redirect_uri_problem(requested) is not None:
-        return False
-    reg, req = urlsplit(registered), urlsplit(requested)
-    return (req.scheme, req.hostname, req.path, req.query) == (reg.scheme, reg.hostname, reg.path, reg.query)
+MAX_CLIENT_ID_LENGTH = 2048
+EXPIRING_SOURCES = ("dcr", "cimd")  # operator clients are kept until the operator removes them
 
 
 # The client as Authlib sees it -------------------------------------------------------------
@@ -88,6 +61,7 @@ class Client(ClientMixin):
     """A registered client; wraps the database row with the checks Authlib asks for."""
 
     row: OAuthClient
+    native_schemes: Collection[str] = field(default=())
 
     @property
     def client_id(self) -> str:
@@ -109,6 +83,10 @@ class Client(ClientMixin):
     def token_endpoint_auth_method(self) -> str:
         return str(self.metadata.get("token_endpoint_auth_method", "none"))
 
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"  # noqa: S105 (an auth method name)
+
     def get_client_id(self) -> str:
         return self.client_id
 
@@ -128,6 +106,12 @@ class Client(ClientMixin):
         return " ".join(requested)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
+        try:
+            scheme = urlsplit(redirect_uri).scheme
+        except ValueError:
+            return False
+        if scheme not in ("http", "https") and not native_scheme_allowed(scheme, self.native_schemes):
+            return False  # the operator may have withdrawn a native scheme since registration
         return any(redirect_uri_matches(registered, redirect_uri) for registered in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
@@ -147,100 +131,138 @@ class Client(ClientMixin):
         return grant_type in self.metadata.get("grant_types", ("authorization_code",))
 
 
-def find_client(db: Session, client_id: str | None) -> Client | None:
-    if not client_id or len(client_id) > 2048:
+def find_client(
+    db: Session,
+    client_id: str | None,
+    *,
+    unused_ttl: timedelta | None = None,
+    native_schemes: Collection[str] = (),
+) -> Client | None:
+    """The client ``client_id``; with ``unused_ttl``, an expired unused registration is deleted instead."""
+    if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
         return None
     row = db.get(OAuthClient, client_id)
-    return Client(row) if row is not None else None
+    if row is None:
+        return None
+    if unused_ttl is not None and _unused_and_older_than(row, utcnow() - unused_ttl):
+        db.execute(
+            delete(OAuthClient)
+            .where(OAuthClient.client_id == client_id, OAuthClient.last_used_at.is_(None))
+            .execution_options(synchronize_session=False)
+        )
+        db.expunge(row)
+        return None
+    return Client(row, tuple(native_schemes))
 
 
-# Dynamic registration (RFC 7591) -----------------------------------------------------------
+def _unused_and_older_than(row: OAuthClient, cutoff: datetime) -> bool:
+    return row.source in EXPIRING_SOURCES and row.last_used_at is None and row.created_at < cutoff
 
 
-def client_metadata_from_request(body: Any) -> dict[str, Any]:
-    """Validate a registration request and return the metadata we register.
-
-    Values the client may not choose (client_id, secrets, issue times) are ignored here and
-    minted by the server; unknown fields are dropped (RFC 7591 §2 lets the server ignore them).
-    """
-    if not isinstance(body, dict):
-        raise InvalidClientMetadataError("The registration request must be a JSON object.")
-
-    redirect_uris = body.get("redirect_uris")
-    if not isinstance(redirect_uris, list) or not redirect_uris or not all(isinstance(u, str) for u in redirect_uris):
-        raise InvalidRedirectURIError("'redirect_uris' must be a non-empty array of strings.")
-    if len(redirect_uris) > MAX_REDIRECT_URIS:
-        raise InvalidRedirectURIError(f"At most {MAX_REDIRECT_URIS} redirect URIs may be registered.")
-    for uri in redirect_uris:
-        if problem := redirect_uri_problem(uri):
-            # The URI itself is not echoed: it may hold characters an error description may not.
-            raise InvalidRedirectURIError(f"Redirect URI number {redirect_uris.index(uri) + 1} {problem}.")
-
-    auth_method = body.get("token_endpoint_auth_method", "none")
-    if auth_method not in AUTH_METHODS:
-        raise InvalidClientMetadataError(f"'token_endpoint_auth_method' must be one of: {', '.join(AUTH_METHODS)}.")
-
-    grant_types = _string_list(body, "grant_types", ["authorization_code"])
-    if not set(grant_types) <= set(GRANT_TYPES) or "authorization_code" not in grant_types:
-        raise InvalidClientMetadataError("'grant_types' may hold only authorization_code and refresh_token.")
-    response_types = _string_list(body, "response_types", ["code"])
-    if response_types != ["code"]:
-        raise InvalidClientMetadataError("'response_types' may hold only 'code'.")
-
-    metadata: dict[str, Any] = {
-        "redirect_uris": list(dict.fromkeys(redirect_uris)),
-        "token_endpoint_auth_method": auth_method,
-        "grant_types": list(dict.fromkeys(grant_types)),
-        "response_types": response_types,
-    }
-    if (scope := body.get("scope")) is not None:
-        if not isinstance(scope, str) or not set(scope_to_list(scope)) <= set(SUPPORTED_SCOPES):
-            raise InvalidClientMetadataError(f"'scope' may hold only: {' '.join(SUPPORTED_SCOPES)}.")
-        if scope.strip():
-            metadata["scope"] = " ".join(dict.fromkeys(scope_to_list(scope)))
-    for field in ("client_name", "client_uri", "software_id", "software_version"):
-        value = body.get(field)
-        if value is None:
-            continue
-        if not isinstance(value, str) or len(value) > MAX_TEXT_LENGTH or not value.isprintable():
-            raise InvalidClientMetadataError(
-                f"'{field}' must be a printable string of at most {MAX_TEXT_LENGTH} characters."
-            )
-        metadata[field] = value.strip()
-    return metadata
+def mark_used(db: Session, client_id: str, now: datetime | None = None) -> None:
+    """Record that the client obtained a code: it is no longer an unused registration."""
+    db.execute(
+        update(OAuthClient)
+        .where(OAuthClient.client_id == client_id)
+        .values(last_used_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
-def _string_list(body: dict[str, Any], field: str, default: list[str]) -> list[str]:
-    value = body.get(field, default)
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise InvalidClientMetadataError(f"'{field}' must be a non-empty array of strings.")
-    return value
+# Registration ------------------------------------------------------------------------------
 
 
-def register_client(db: Session, metadata: dict[str, Any]) -> tuple[OAuthClient, str | None]:
-    """Store a new client; returns it and its secret (None for public clients), shown only once."""
+@dataclass(frozen=True)
+class Registration:
+    """A new client and the secrets shown to it once: its client secret and registration access token."""
+
+    row: OAuthClient
+    client_secret: str | None
+    registration_access_token: str
+
+
+def register_client(db: Session, metadata: dict[str, Any], *, source: str = "dcr") -> Registration:
+    """Store a new client with server-minted id and secrets (only their hashes are kept)."""
     public = metadata["token_endpoint_auth_method"] == "none"  # noqa: S105 (an auth method name)
     secret = None if public else new_secret()
+    registration_token = new_secret()
     row = OAuthClient(
         client_id=secrets.token_urlsafe(16),
         client_secret_hash=secret_hash(secret) if secret else None,
-        source="dcr",
+        registration_token_hash=secret_hash(registration_token),
+        source=source,
         client_metadata=metadata,
         created_at=utcnow(),
     )
     db.add(row)
     db.flush()
-    return row, secret
+    return Registration(row, secret, registration_token)
 
 
-def registration_response_body(row: OAuthClient, secret: str | None) -> dict[str, Any]:
-    """The RFC 7591 §3.2.1 response: the registered metadata plus the server-minted values."""
-    body: dict[str, Any] = {
-        "client_id": row.client_id,
-        "client_id_issued_at": int(row.created_at.timestamp()) if row.created_at else int(time.time()),
-        **row.client_metadata,
-    }
-    if secret is not None:
-        body["client_secret"] = secret
-        body["client_secret_expires_at"] = 0
-    return body
+# Operator view (the CLI) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    client_id: str
+    name: str
+    source: str  # dcr | cimd | operator
+    redirect_uris: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+def _summary(row: OAuthClient) -> ClientSummary:
+    return ClientSummary(
+        client_id=row.client_id,
+        name=str(row.client_metadata.get("client_name") or ""),
+        source=row.source,
+        redirect_uris=list(row.client_metadata.get("redirect_uris", [])),
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+def list_clients(session: Session) -> list[ClientSummary]:
+    rows = session.scalars(select(OAuthClient).order_by(OAuthClient.created_at, OAuthClient.client_id))
+    return [_summary(row) for row in rows]
+
+
+def get_client(session: Session, client_id: str) -> ClientSummary | None:
+    row = session.get(OAuthClient, client_id)
+    return _summary(row) if row is not None else None
+
+
+def delete_client(session: Session, client_id: str, now: datetime | None = None) -> bool:
+    """Remove a client; its codes, refresh tokens and consents go with it (foreign-key cascade).
+
+    Its access tokens are JWTs the MCP server verifies alone, so every user it holds tokens
+    for gets a grant revocation first (the row outlives the client).
+    """
+    if session.get(OAuthClient, client_id) is None:
+        return False
+    users: set[uuid.UUID] = set()
+    for model in (RefreshToken, AuthorizationCode, Consent):
+        users.update(session.scalars(select(model.user_id).where(model.client_id == client_id).distinct()))
+    for user_id in users:
+        revoke_grant(session, user_id, client_id, now)
+    session.execute(
+        delete(OAuthClient).where(OAuthClient.client_id == client_id).execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+    return True
+
+
+def prune_unused(session: Session, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete dynamic and metadata-document registrations older than ``older_than`` that never obtained a code."""
+    cutoff = (now or utcnow()) - older_than
+    result = session.execute(
+        delete(OAuthClient)
+        .where(
+            OAuthClient.source.in_(EXPIRING_SOURCES),
+            OAuthClient.last_used_at.is_(None),
+            OAuthClient.created_at < cutoff,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,9 +1,13 @@
-"""Signing keys: generated at first start, private parts encrypted at rest, published as a JWKS.
+"""Signing keys: generated at first start, rotated by the operator, published as a JWKS.
 
 A key lives through the states ``next → active → retiring → retired``. Exactly one key is
-active and signs access tokens; ``next`` and ``retiring`` keys are published too, so resource
-servers already know a key before it signs and still know it until its last token expired.
-(Rotation itself comes later; today the first active key is made at start.)
+active and signs access tokens. ``next`` and ``retiring`` keys are published too, so resource
+servers already know a key before it signs (they cache the JWKS) and still know it until the
+last token it signed has expired: a retiring key leaves the JWKS by itself
+``access_token_ttl`` (plus a margin) after it stopped signing. :func:`rotate` promotes
+``next`` to ``active`` (making one first if there is none), demotes the active key to
+``retiring`` and makes a new ``next`` key. Every process looks up the active key's id when it
+signs, so a rotation by the CLI takes effect at once in running servers.
 
 Private keys are stored as their private JWK encrypted with AES-256-GCM under a
 key-encryption key (KEK) that never enters the database: ``SKILLS_KEY_ENCRYPTION_KEY``, or a
@@ -14,12 +18,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import logging
 import os
 import secrets
 import stat
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -27,16 +34,19 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey, import_key
-from sqlalchemy import false, select, text, update
+from sqlalchemy import and_, false, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.db import transaction
 from shared.models import SigningKey, utcnow
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 PUBLISHED_STATES = ("next", "active", "retiring")
+# A retiring key stays published this long beyond access_token_ttl: clock skew between
+# processes, and a token signed while a rotation commits.
+PUBLISH_MARGIN = timedelta(minutes=5)
 _BLOB_VERSION = b"\x01"
 _NONCE_BYTES = 12
 # Any constant works; it names the advisory lock that serialises key creation on Postgres.
@@ -152,6 +162,10 @@ class ActiveKey:
         return jwt.encode(header, claims, KeySet([self.key]), algorithms=[self.alg])
 
 
+class KeyStateError(ValueError):
+    """An operator request the key lifecycle does not allow (retiring the active key, …)."""
+
+
 class SigningKeys:
     """The signing keys of this authorization server, read from and kept in the database."""
 
@@ -178,38 +192,49 @@ class SigningKeys:
         with transaction(self._sessions) as db:
             row = _active_row(db)
             if row is None:
-                _lock_key_creation(db)
+                _lock_key_changes(db)
                 row = _active_row(db)
             if row is None:
-                key = generate_key(self._alg)
-                assert key.kid is not None
-                public = {**key.as_dict(private=False), "alg": self._alg, "use": "sig"}
-                row = SigningKey(
-                    kid=key.kid,
-                    alg=self._alg,
-                    public_jwk=public,
-                    private_key_encrypted=encrypt_private_key(self._kek, key.kid, key),
-                    state="active",
-                    activated_at=utcnow(),
-                )
-                db.add(row)
-                log.info("created signing key %s (%s)", key.kid, self._alg)
+                row = _new_key_row(db, self._kek, self._alg, "active")
+                row.activated_at = utcnow()
             self._active = ActiveKey(
                 row.kid, row.alg, decrypt_private_key(self._kek, row.kid, row.private_key_encrypted)
             )
         return self._active
 
-    def active(self) -> ActiveKey:
-        """The key to sign with (loaded at start)."""
-        return self._active or self.ensure_active_key()
+    def active(self, db: Session | None = None) -> ActiveKey:
+        """The key to sign with. With ``db``, the active key's id is read first, so a rotation
+        made by another process (the CLI) is followed at once; the decrypted key is cached."""
+        if db is None:
+            return self._active or self.ensure_active_key()
+        row = _active_row(db)
+        if row is None:
+            return self.ensure_active_key()
+        if self._active is None or self._active.kid != row.kid:
+            self._active = ActiveKey(
+                row.kid, row.alg, decrypt_private_key(self._kek, row.kid, row.private_key_encrypted)
+            )
+        return self._active
+
+    def derived_secret(self, purpose: str) -> bytes:
+        """A 32-byte secret for ``purpose``, derived from the KEK (HMAC-SHA256 as a KDF)."""
+        return hmac.new(self._kek, b"shared-skills derived secret: " + purpose.encode(), hashlib.sha256).digest()
 
     def published_jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The public JWKS: every key that may have signed, or may soon sign, a live token."""
         with self._sessions() as db:
-            rows = db.scalars(
-                select(SigningKey).where(SigningKey.state.in_(PUBLISHED_STATES)).order_by(SigningKey.created_at)
-            )
+            rows = db.scalars(_published(self._settings, utcnow()).order_by(SigningKey.created_at))
             return {"keys": [{**row.public_jwk, "kid": row.kid, "alg": row.alg, "use": "sig"} for row in rows]}
+
+
+def _publish_window(settings: Settings) -> timedelta:
+    """How long after it stopped signing a key must stay published: until its last token expired."""
+    return timedelta(seconds=settings.access_token_ttl) + PUBLISH_MARGIN
+
+
+def _published(settings: Settings, now: datetime) -> Any:
+    still_needed = and_(SigningKey.state == "retiring", SigningKey.retired_at > now - _publish_window(settings))
+    return select(SigningKey).where(or_(SigningKey.state.in_(("next", "active")), still_needed))
 
 
 def _active_row(db: Session) -> SigningKey | None:
@@ -218,11 +243,116 @@ def _active_row(db: Session) -> SigningKey | None:
     ).first()
 
 
-def _lock_key_creation(db: Session) -> None:
-    """Hold a lock until the transaction ends, so only one process creates the first key."""
+def _new_key_row(db: Session, kek: bytes, alg: str, state: str) -> SigningKey:
+    key = generate_key(alg)
+    assert key.kid is not None
+    row = SigningKey(
+        kid=key.kid,
+        alg=alg,
+        public_jwk={**key.as_dict(private=False), "alg": alg, "use": "sig"},
+        private_key_encrypted=encrypt_private_key(kek, key.kid, key),
+        state=state,
+        created_at=utcnow(),
+    )
+    db.add(row)
+    db.flush()
+    log.info("created %s signing key %s (%s)", state, key.kid, alg)
+    return row
+
+
+def _lock_key_changes(db: Session) -> None:
+    """Hold a lock until the transaction ends, so only one process creates or rotates keys."""
     if db.get_bind().dialect.name == "postgresql":
         db.execute(text("select pg_advisory_xact_lock(:id)"), {"id": _POSTGRES_LOCK_ID})
     else:
         # SQLite has a single writer: a write that matches no row still takes the write lock,
         # and the other process waits for it (busy_timeout) until this transaction commits.
         db.execute(update(SigningKey).where(false()).values(state=SigningKey.state))
+
+
+# Operator interface (the CLI) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeySummary:
+    kid: str
+    alg: str
+    state: str  # next | active | retiring | retired
+    created_at: datetime
+    activated_at: datetime | None
+    retired_at: datetime | None
+
+
+def _summary(row: SigningKey) -> KeySummary:
+    return KeySummary(row.kid, row.alg, row.state, row.created_at, row.activated_at, row.retired_at)
+
+
+def list_keys(session: Session, settings: Settings | None = None) -> list[KeySummary]:
+    """Every key, oldest first (a retiring key whose tokens have all expired is shown as retired)."""
+    settings = settings or get_settings()
+    published = {row.kid for row in session.scalars(_published(settings, utcnow()))}
+    summaries = []
+    for row in session.scalars(select(SigningKey).order_by(SigningKey.created_at, SigningKey.kid)):
+        summary = _summary(row)
+        if row.state == "retiring" and row.kid not in published:
+            summary = KeySummary(row.kid, row.alg, "retired", row.created_at, row.activated_at, row.retired_at)
+        summaries.append(summary)
+    return summaries
+
+
+def rotate(session: Session, settings: Settings, now: datetime | None = None) -> KeySummary:
+    """``next`` becomes active (made first if there is none), the active key starts retiring,
+    and a new ``next`` key is made. Returns the new active key."""
+    now = now or utcnow()
+    kek = load_key_encryption_key(settings)
+    _lock_key_changes(session)
+    window_start = now - _publish_window(settings)
+    session.execute(
+        update(SigningKey)
+        .where(SigningKey.state == "retiring", SigningKey.retired_at <= window_start)
+        .values(state="retired")
+        .execution_options(synchronize_session=False)
+    )
+    promoted = session.scalars(
+        select(SigningKey).where(SigningKey.state == "next").order_by(SigningKey.created_at.desc()).limit(1)
+    ).first()
+    if promoted is None:
+        promoted = _new_key_row(session, kek, settings.signing_alg, "next")
+    decrypt_private_key(kek, promoted.kid, promoted.private_key_encrypted)  # the KEK must open it
+    session.execute(
+        update(SigningKey)
+        .where(SigningKey.state == "active")
+        .values(state="retiring", retired_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    promoted.state, promoted.activated_at = "active", now
+    _new_key_row(session, kek, settings.signing_alg, "next")
+    session.flush()
+    log.info("rotated signing keys: %s is active", promoted.kid)
+    return _summary(promoted)
+
+
+def retire(session: Session, kid: str, *, force: bool = False, settings: Settings | None = None) -> None:
+    """Stop publishing ``kid``. Never the active key; a retiring key whose tokens may still be
+    alive only with ``force`` (those tokens then fail at the resource servers)."""
+    row = session.get(SigningKey, kid)
+    if row is None:
+        raise KeyStateError(f"no signing key {kid}")
+    if row.state == "active":
+        raise KeyStateError(f"{kid} is the active key: rotate first, then retire it once its tokens expired")
+    if row.state == "retiring" and not force:
+        settings = settings or get_settings()
+        if row.retired_at is not None and row.retired_at > utcnow() - _publish_window(settings):
+            raise KeyStateError(f"tokens signed by {kid} may still be valid: wait, or use force")
+    row.state = "retired"
+    row.retired_at = row.retired_at or utcnow()
+    session.flush()
+
+
+def keys_older_than(session: Session, days: float) -> bool:
+    """Whether the active key was activated more than ``days`` ago (or there is no active key)."""
+    row = _active_row(session)
+    if row is None:
+        return True
+    activated = row.activated_at or row.created_at
+    return activated < utcnow() - timedelta(days=days)

@@ -1,57 +1,86 @@
 """Password hashing with argon2id at OWASP parameters, and the rules for new passwords.
 
-Verification is slow on purpose (about 20 ms and 19 MiB each), so it runs in worker threads
-under a small concurrency cap: a burst of logins queues instead of exhausting memory.
-Unknown accounts are verified against a dummy hash so timing does not reveal which emails exist.
+Hashing is slow on purpose (about 20 ms and 19 MiB each), so from the event loop it runs in
+worker threads under a small concurrency cap (``settings.password_hash_concurrency``): a burst
+of logins queues instead of exhausting memory. Unknown accounts are verified against a dummy
+hash so timing does not reveal which emails exist.
+
+Rules for new passwords (NIST SP 800-63B, OWASP ASVS V6): at least 8 characters, never
+truncated (argon2 hashes every byte), not common or easily guessed (zxcvbn's frequency lists
+and score), and no composition rules.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import anyio
 import anyio.to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 MIN_LENGTH = 8
 MAX_LENGTH = 4096  # refused, never truncated: only a guard against absurd inputs
+# zxcvbn scores 0 to 4; below 2 means fewer than 10^6 guesses (a common password, a keyboard
+# walk, a name plus a year). zxcvbn reads at most 72 characters: longer passwords are judged
+# by their start, which is what a guesser would try first anyway.
+MIN_STRENGTH = 2
+STRENGTH_CHECKED_CHARS = 72
 
-_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
-_DUMMY_HASH = _hasher.hash("dummy password for unknown accounts")
-VERIFY_CONCURRENCY = 4
+# OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1 (the minimum we accept).
+HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
+_DUMMY_HASH = HASHER.hash("dummy password for unknown accounts")
 
 
 class PasswordRejected(ValueError):
-    """A new password does not meet the rules; the message says why."""
+    """A new password does not meet the rules; the message says why (for the person choosing it)."""
 
 
-def check_new_password(password: str) -> None:
-    """Raise :class:`PasswordRejected` unless ``password`` may be set."""
+def check_new_password(password: str, personal: Iterable[str] = ()) -> None:
+    """Raise :class:`PasswordRejected` unless ``password`` may be set.
+
+    ``personal``: the account's email and name, which make a password easier to guess.
+    """
     if len(password) < MIN_LENGTH:
         raise PasswordRejected(f"the password must have at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise PasswordRejected(f"the password must have at most {MAX_LENGTH} characters")
+    hints = []
+    for value in (v.strip().lower() for v in personal if v.strip()):
+        hints += [value, value.split("@")[0], *value.replace("@", " ").replace(".", " ").split()]
+    result = zxcvbn(password[:STRENGTH_CHECKED_CHARS], user_inputs=hints, max_length=STRENGTH_CHECKED_CHARS)
+    if result["score"] < MIN_STRENGTH:
+        raise PasswordRejected(
+            "the password is too common or too easy to guess: a few unrelated words make a strong one"
+        )
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return HASHER.hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True if ``password`` matches; ``stored_hash=None`` (no such account) costs the same and fails."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(stored_hash: str) -> bool:
-    """True when the hash was made with weaker parameters than today's (upgrade it at login)."""
+    """True when the hash was made with other parameters than today's (upgrade it at login)."""
     try:
-        return _hasher.check_needs_rehash(stored_hash)
+        return HASHER.check_needs_rehash(stored_hash)
     except InvalidHashError:
         return True
 
 
 async def verify_password_async(stored_hash: str | None, password: str, slots: anyio.CapacityLimiter) -> bool:
-    """:func:`verify_password` in a worker thread; ``slots`` caps how many run at once."""
+    """:func:`verify_password` in a worker thread; ``slots`` caps how many hashes run at once."""
     return await anyio.to_thread.run_sync(verify_password, stored_hash, password, limiter=slots)
+
+
+async def hash_password_async(password: str, slots: anyio.CapacityLimiter) -> str:
+    """:func:`hash_password` in a worker thread, under the same cap as verification."""
+    return await anyio.to_thread.run_sync(hash_password, password, limiter=slots)

@@ -10,6 +10,7 @@ here and in ``grants/``:
 - blank parameters count as absent (RFC 6749 §3.1);
 - every authorization response, errors included, carries ``iss`` (RFC 9207);
 - tokens come from :class:`authserver.tokens.TokenIssuer` (``aud`` = the RFC 8707 resource);
+- clients are looked up with the unused-registration expiry and the operator's native schemes;
 - error descriptions never echo request values (Authlib's may, and then fail on a quote).
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -187,11 +189,18 @@ class AuthServer(AuthorizationServer):
     # Authlib's framework hooks
 
     def query_client(self, client_id: str | None) -> Client | None:
-        return find_client(self.db, client_id)
+        settings = self.ctx.settings
+        return find_client(
+            self.db,
+            client_id,
+            unused_ttl=timedelta(seconds=settings.unused_client_ttl),
+            native_schemes=settings.native_redirect_schemes,
+        )
 
     def save_token(self, token: dict[str, Any], request: OAuthRequest) -> None:
-        if "refresh_token" in token:
-            assert request.client is not None and request.user is not None and request.binding is not None
+        assert request.binding is not None
+        if "refresh_token" in token and not request.binding.refresh_token_stored:
+            assert request.client is not None and request.user is not None
             self.ctx.tokens.store_refresh_token(
                 self.db,
                 token=token["refresh_token"],
@@ -257,10 +266,11 @@ class AuthServer(AuthorizationServer):
         """Authlib's ``generate_token`` with RFC 8707: the audience is the resource the grant is bound to."""
         assert request.client is not None and request.binding is not None
         return self.ctx.tokens.token_response(
+            self.db,
             client_id=request.client.client_id,
             user_id=user.id,
             scope=scope or "",
-            resource=request.binding.resource,
+            binding=request.binding,
             include_refresh_token=include_refresh_token,
         )
 

@@ -4,6 +4,10 @@ The cookie holds a random id; the database keeps its SHA-256 (``browser_sessions
 so a database dump cannot be replayed as a cookie. A new id is issued at every login (no
 session fixation). Before login there is no session, so the login form's CSRF token is a
 double-submit cookie: a cross-site form cannot read or set it (SameSite=Lax, ``__Host-``).
+
+Sessions end at logout (:func:`end_session`), and for every browser of a user when the
+password changes, the user is disabled or the operator runs ``authserver sessions revoke``
+(:mod:`authserver.revocation`); a disabled user's remaining cookie is refused here as well.
 """
 
 from __future__ import annotations
@@ -74,6 +78,12 @@ def start_session(db: Session, user: User, previous_cookie: str | None) -> str:
         )
     )
     return cookie
+
+
+def end_session(db: Session, cookie: str | None) -> None:
+    """Sign this browser out (logout); an unknown cookie is nothing to end."""
+    if cookie and len(cookie) <= 200:
+        db.execute(delete(BrowserSession).where(BrowserSession.id_hash == secret_hash(cookie)))
 
 
 def current_session(db: Session, cookie: str | None) -> SignedIn | None:

@@ -118,6 +118,61 @@ class Settings(BaseSettings):
     jwks_refetch_cooldown: float = Field(
         default=10, ge=0, description="Least seconds between JWKS refetches caused by unknown key ids."
     )
+    refresh_token_family_lifetime: int = Field(
+        default=90 * 86400,
+        ge=3600,
+        description=(
+            "Absolute lifetime in seconds of a refresh-token family (one sign-in and all its rotations): "
+            "sliding renewals never keep a grant alive longer than this."
+        ),
+    )
+    refresh_token_grace_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=600,
+        description=(
+            "How long after rotation a refresh token may be presented again (a lost response, two requests "
+            "racing): the answer carries the same successor refresh token. Later reuse revokes the grant."
+        ),
+    )
+    native_redirect_schemes: list[str] = Field(
+        default_factory=lambda: ["claude", "cursor", "vscode"],
+        description=(
+            "Private-use URI schemes (RFC 8252 §7.1) clients may register as redirect URIs besides https and "
+            "loopback http (JSON list). Any app on a device can claim a scheme: keep the list short."
+        ),
+    )
+    unused_client_ttl: int = Field(
+        default=86400,
+        ge=60,
+        description=(
+            "Seconds after which a client registration (dynamic or metadata document) that never obtained an "
+            "authorization code is deleted."
+        ),
+    )
+    registration_rate_limit: int = Field(
+        default=30, ge=1, description="Client registrations allowed per client address within registration_rate_window."
+    )
+    registration_rate_window: int = Field(
+        default=600, ge=1, description="Window in seconds of the per-address registration limit."
+    )
+    cimd_allow_loopback: bool = Field(
+        default=False,
+        description=(
+            "Let client metadata documents be fetched from loopback addresses (tests and local development only; "
+            "private, link-local and metadata addresses stay refused)."
+        ),
+    )
+    cimd_ca_file: Path | None = Field(
+        default=None,
+        description="Extra CA certificates (PEM file) trusted when fetching client metadata documents.",
+    )
+    cimd_cache_min_seconds: int = Field(
+        default=300, ge=0, description="Least seconds a fetched client metadata document is kept, whatever its headers."
+    )
+    cimd_cache_max_seconds: int = Field(
+        default=86400, ge=60, description="Longest time a fetched client metadata document is kept before refetching."
+    )
 
     revocation_check_seconds: float = Field(
         default=5,
@@ -145,6 +200,30 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(
         default=None,
         description="Mark the browser session cookie Secure. Default: on unless the issuer is plain-http loopback.",
+    )
+    login_failures_per_account: int = Field(
+        default=10,
+        ge=1,
+        description=(
+            "Failed sign-ins per email address within login_throttle_window before further attempts "
+            "get 429 until the window ends (then the right password works again)."
+        ),
+    )
+    login_failures_per_address: int = Field(
+        default=50,
+        ge=1,
+        description=(
+            "Failed sign-ins per client address within login_throttle_window. Behind a proxy, run "
+            "`authserver serve --proxy-headers` or every client shares the proxy's address."
+        ),
+    )
+    login_throttle_window: int = Field(
+        default=900, ge=1, description="Seconds of the login throttling window (counted from its first failure)."
+    )
+    password_hash_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Password hashes computed at once per process; each holds 19 MiB (argon2id), others queue.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
 

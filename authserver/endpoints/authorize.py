@@ -4,6 +4,7 @@ Order matters: the client and its redirect URI are checked first, and until both
 good every problem is shown as a page here, never redirected (an open redirector otherwise).
 After that, errors go back to the client with ``state`` and ``iss``. A valid request is kept
 server-side (:mod:`authserver.pending`) and the browser goes on to login or consent.
+A client named by a metadata document URL has its document fetched (or refreshed) first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from authserver.client_metadata_documents import ensure_client_document
 from authserver.context import AuthContext
 from authserver.pending import save_pending
 from authserver.server import AuthServer, IncomingRequest
@@ -34,6 +36,9 @@ AUTHORIZATION_PARAMETERS = (
 async def authorize(request: Request) -> Response:
     ctx: AuthContext = request.app.state.ctx
     incoming = await IncomingRequest.read(request)
+    client_ids = [value for key, value in incoming.query if key == "client_id"]
+    if len(client_ids) == 1 and (problem := await ensure_client_document(ctx, client_ids[0])):
+        return ctx.pages.error("This sign-in request cannot be completed", problem)
     return await ctx.run(_authorize, ctx, incoming)
 
 

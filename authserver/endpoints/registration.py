@@ -2,32 +2,102 @@
 
 Our own small endpoint rather than Authlib's ``ClientRegistrationEndpoint``: that one always
 mints a client secret and its default checks accept redirect URIs such as ``http://evil/cb``
-or ``javascript:…``. The policy lives in :mod:`authserver.clients`.
+or ``javascript:…``. The policy lives in :mod:`authserver.client_metadata`.
+
+Anyone may register, so: bodies are capped, each client address may register
+``registration_rate_limit`` times per ``registration_rate_window`` (counted in the database,
+so the limit holds across processes), and every registration also prunes registrations that
+were never used (:func:`authserver.clients.prune_unused`). Public clients (``none``) get no
+secret; confidential ones get one, stored hashed. Every client gets a registration access
+token (stored hashed) for its RFC 7592 configuration endpoint.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
+from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from authserver.clients import client_metadata_from_request, register_client, registration_response_body
+from authserver import throttle
+from authserver.client_metadata import validated_client_metadata
+from authserver.clients import Registration, prune_unused, register_client
 from authserver.context import AuthContext
 from authserver.server import oauth_error_response
+from shared.models import OAuthClient
+from shared.settings import Settings
+
+MAX_REGISTRATION_BYTES = 16 * 1024
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def client_information(
+    row: OAuthClient, issuer: str, registration_access_token: str, client_secret: str | None = None
+) -> dict[str, Any]:
+    """The RFC 7591 §3.2.1 / RFC 7592 §3 response: the metadata plus the server-minted values."""
+    body: dict[str, Any] = {
+        "client_id": row.client_id,
+        "client_id_issued_at": int(row.created_at.timestamp()) if row.created_at else int(time.time()),
+        **row.client_metadata,
+        "registration_client_uri": f"{issuer}/register/{row.client_id}",
+        "registration_access_token": registration_access_token,
+    }
+    if client_secret is not None:
+        body["client_secret"] = client_secret
+        body["client_secret_expires_at"] = 0
+    return body
+
+
+def parse_json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidClientMetadataError("The body must be a JSON object.") from error
+
+
+def too_many_requests(retry_after: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": "temporarily_unavailable", "error_description": "Too many registrations from this address."},
+        status_code=429,
+        headers={**NO_STORE, "Retry-After": str(retry_after)},
+    )
 
 
 async def register(request: Request) -> Response:
     ctx: AuthContext = request.app.state.ctx
+    address = request.client.host if request.client else "unknown"
+    decision = await ctx.run(_count_registration, ctx.settings, address)
+    if not decision.allowed:
+        return too_many_requests(decision.retry_after_seconds)
+    body = await request.body()
+    if len(body) > MAX_REGISTRATION_BYTES:
+        return JSONResponse(
+            {"error": "invalid_client_metadata", "error_description": "The registration request is too large."},
+            status_code=413,
+            headers=NO_STORE,
+        )
     try:
-        try:
-            body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError) as error:
-            raise InvalidClientMetadataError("The body must be a JSON object.") from error
-        metadata = client_metadata_from_request(body)
+        metadata = validated_client_metadata(parse_json_body(body), ctx.settings.native_redirect_schemes)
     except OAuth2Error as error:
         return oauth_error_response(error)
-    row, secret = await ctx.run(register_client, metadata)
-    return JSONResponse(registration_response_body(row, secret), status_code=201, headers={"Cache-Control": "no-store"})
+    registration = await ctx.run(_register, ctx.settings, metadata)
+    information = client_information(
+        registration.row, ctx.settings.issuer_url, registration.registration_access_token, registration.client_secret
+    )
+    return JSONResponse(information, status_code=201, headers=NO_STORE)
+
+
+def _count_registration(db: Session, settings: Settings, address: str) -> throttle.Decision:
+    key = throttle.throttle_key("register", address)
+    return throttle.hit(db, key, settings.registration_rate_limit, timedelta(seconds=settings.registration_rate_window))
+
+
+def _register(db: Session, settings: Settings, metadata: dict[str, Any]) -> Registration:
+    prune_unused(db, timedelta(seconds=settings.unused_client_ttl))
+    return register_client(db, metadata)

@@ -1,12 +1,17 @@
-"""The token endpoint (RFC 6749 §3.2): authorization_code and refresh_token grants, via Authlib."""
+"""The token endpoint (RFC 6749 §3.2): authorization_code and refresh_token grants, via Authlib.
+
+A client named by a metadata document URL has a stale document refreshed first; if that
+fails, the client is refused rather than trusted on an outdated copy.
+"""
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from authserver.client_metadata_documents import ensure_client_document
 from authserver.context import AuthContext
 from authserver.server import AuthServer, BadForm, IncomingRequest, oauth_error_response
 
@@ -17,6 +22,8 @@ async def token(request: Request) -> Response:
         incoming = await IncomingRequest.read(request)
     except BadForm as error:
         return oauth_error_response(InvalidRequestError(f"The request body is not valid: {error}."))
+    if problem := await ensure_client_document(ctx, incoming.field("client_id")):
+        return oauth_error_response(InvalidClientError(description=problem))
     return await ctx.run(_token, ctx, incoming)
 
 

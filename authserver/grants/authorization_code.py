@@ -3,8 +3,10 @@
 Codes are stored hashed, bound to client, redirect URI, resource, PKCE challenge and user, and
 live at most ``settings.authorization_code_ttl``. Redemption claims the code with one
 conditional UPDATE, so of two concurrent redemptions exactly one wins (Authlib's own order,
-issue then delete, would let both succeed). Presenting a used code again revokes the refresh
-tokens issued from it (RFC 6749 §4.1.2: a replayed code means it leaked).
+issue then delete, would let both succeed). Presenting a used code again revokes what was
+issued from it (RFC 6749 §4.1.2, RFC 9700 §4.2.4: a replayed code means it leaked): the
+client's refresh tokens for that user, and its access tokens through a grant revocation
+the MCP server reads (:func:`authserver.revocation.revoke_grant`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, InvalidGrantError, InvalidRequestError, grants
 from sqlalchemy import select, update
 
+from authserver.clients import mark_used
 from authserver.grants.resource import InvalidTargetError, canonical_resource
 from authserver.hashing import new_secret, secret_hash
+from authserver.revocation import revoke_grant
 from authserver.tokens import GrantBinding
-from shared.models import AuthorizationCode, RefreshToken, User, utcnow
+from shared.models import AuthorizationCode, User, utcnow
 
 if TYPE_CHECKING:
     from authserver.server import AuthServer, OAuthRequest
@@ -88,6 +92,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 expires_at=now + timedelta(seconds=self.server.ctx.settings.authorization_code_ttl),
             )
         )
+        mark_used(self.server.db, request.client.client_id, now)
 
     # /token
 
@@ -123,12 +128,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             .execution_options(synchronize_session=False)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            db.execute(
-                update(RefreshToken)
-                .where(RefreshToken.family_id == code.family_id, RefreshToken.revoked_at.is_(None))
-                .values(revoked_at=now)
-                .execution_options(synchronize_session=False)
-            )
+            # On Postgres the UPDATE above waited for a concurrent winner to commit, so what
+            # the winner issued is visible here and revoked too.
+            revoke_grant(db, code.user_id, code.client_id, now)
             raise InvalidGrantError("The code was already used.")
 
     def delete_authorization_code(self, authorization_code: IssuedCode) -> None:

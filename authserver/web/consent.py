@@ -3,6 +3,10 @@
 What the page shows and what the answer grants both come from the stored request, validated
 again by Authlib: the form carries only the one-time request id and the CSRF token, so
 tampered hidden fields change nothing. The id is consumed when the user decides.
+
+Consent is remembered per (user, client, resource) with the scopes allowed
+(:mod:`authserver.consents`): a later request of the same client for the same resource
+and no new scope is answered at once; any other client always sees the page.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from authserver.clients import is_loopback
-from authserver.consents import record_consent
+from authserver.consents import has_consent, record_consent, touch_consent
 from authserver.context import AuthContext
 from authserver.endpoints.authorize import authorization_error
 from authserver.pending import consume_pending, find_pending
 from authserver.server import AuthServer, BadForm, IncomingRequest
 from authserver.sessions import current_session, tokens_match
+from shared.models import User
 from shared.settings import OFFLINE_ACCESS, SCOPES
 
 SCOPE_WORDS = {**SCOPES, OFFLINE_ACCESS: "Stay connected when you are away (refresh tokens)"}
@@ -52,6 +57,9 @@ def _consent_page(db: Session, ctx: AuthContext, incoming: IncomingRequest) -> R
         grant = server.get_consent_grant(server.replay_authorization_request(pending.params), end_user=signed_in.user)
     except OAuth2Error as error:
         return authorization_error(ctx, server, error)
+    user = signed_in.user
+    if has_consent(db, user.id, grant.client.client_id, grant.request.resource, grant.request.scope):
+        return _remembered(db, server, request_id, user)
     redirect_uri: str = grant.redirect_uri
     return ctx.pages.render(
         "consent.html",
@@ -59,7 +67,7 @@ def _consent_page(db: Session, ctx: AuthContext, incoming: IncomingRequest) -> R
         request_id=request_id,
         csrf_token=signed_in.session.csrf_token,
         client_name=grant.client.name,
-        user_email=signed_in.user.email,
+        user_email=user.email,
         resource=grant.request.resource,
         redirect_host=urlsplit(redirect_uri).netloc,
         loopback=is_loopback(redirect_uri),
@@ -86,6 +94,21 @@ def _decide(db: Session, ctx: AuthContext, incoming: IncomingRequest) -> Respons
     user = signed_in.user if decision == "allow" else None
     if user is not None:
         record_consent(db, user.id, grant.client.client_id, grant.request.resource, grant.request.scope)
+    response: Response = server.create_authorization_response(request, grant_user=user, grant=grant)
+    return response
+
+
+def _remembered(db: Session, server: AuthServer, request_id: str, user: User) -> Response:
+    """Answer at once: the user already allowed this client these scopes at this resource."""
+    pending = consume_pending(db, request_id)
+    if pending is None:
+        return server.ctx.pages.expired_request()
+    request = server.replay_authorization_request(pending.params)
+    try:
+        grant = server.get_consent_grant(request, end_user=user)
+    except OAuth2Error as error:
+        return authorization_error(server.ctx, server, error)
+    touch_consent(db, user.id, grant.client.client_id, grant.request.resource)
     response: Response = server.create_authorization_response(request, grant_user=user, grant=grant)
     return response
 

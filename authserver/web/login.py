@@ -1,15 +1,22 @@
-"""The login page: email and password, for a pending authorization request.
+"""The login page: email and password, for a pending authorization request or for the account page.
 
 Unknown email, wrong password and disabled account answer the same page with the same
 status, after the same work (a dummy hash is verified when there is no account).
+
+Failures are counted per typed email and per client address (:mod:`authserver.throttle`);
+past either limit the page answers 429 with ``Retry-After`` before any password is checked,
+until the window ends. The count is keyed by what was typed, so it says nothing about which
+accounts exist, and it expires: the right password works again after one window.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
@@ -17,10 +24,11 @@ from starlette.responses import RedirectResponse, Response
 
 from authserver.clients import find_client
 from authserver.context import AuthContext
-from authserver.passwords import hash_password, needs_rehash, verify_password_async
+from authserver.passwords import hash_password_async, needs_rehash, verify_password_async
 from authserver.pending import find_pending
 from authserver.server import BadForm, IncomingRequest
 from authserver.sessions import current_session, start_session, tokens_match
+from authserver.throttle import check, hit, reset, throttle_key
 from authserver.users import find_user_by_email
 from shared.models import User
 
@@ -32,9 +40,15 @@ class LoginAttempt:
     """What a POST needs from the database before the (slow) password check."""
 
     pending_ok: bool
-    client_name: str
+    client_name: str | None  # None: signing in to the account page
     user_id: uuid.UUID | None
     password_hash: str | None
+    retry_after: int = 0  # > 0: throttled, refused before checking the password
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (the proxy's, unless ``serve --proxy-headers`` trusts it to forward ours)."""
+    return request.client.host if request.client else "unknown"
 
 
 async def login(request: Request) -> Response:
@@ -45,76 +59,134 @@ async def login(request: Request) -> Response:
         return ctx.pages.error("Sign-in failed", "The form could not be read.")
     if incoming.method == "GET":
         return await ctx.run(_login_page, ctx, incoming)
-    return await _login_submit(ctx, incoming)
+    return await _login_submit(ctx, incoming, client_address(request))
+
+
+def _after_login(ctx: AuthContext, request_id: str) -> str:
+    """Where a signed-in browser goes: consent for a pending request, else the account page."""
+    if request_id:
+        return f"{ctx.settings.issuer_url}/consent?request={request_id}"
+    return f"{ctx.settings.issuer_url}/account"
 
 
 def _login_page(db: Session, ctx: AuthContext, incoming: IncomingRequest) -> Response:
-    request_id = dict(incoming.query).get("request", "")
-    pending = find_pending(db, request_id)
-    if pending is None:
-        return ctx.pages.expired_request()
+    query = dict(incoming.query)
+    request_id = query.get("request", "")
+    client_name = None
+    if request_id:
+        pending = find_pending(db, request_id)
+        if pending is None:
+            return ctx.pages.expired_request()
+        client = find_client(db, pending.client_id)
+        client_name = client.name if client else pending.client_id
     if current_session(db, incoming.cookies.get(ctx.cookies.session)) is not None:
-        return RedirectResponse(f"{ctx.settings.issuer_url}/consent?request={request_id}", status_code=303)
-    client = find_client(db, pending.client_id)
-    return _form(ctx, incoming, request_id, client.name if client else pending.client_id, failed=False)
+        return RedirectResponse(_after_login(ctx, request_id), status_code=303)
+    return _form(ctx, incoming, request_id, client_name, signed_out="signed_out" in query)
 
 
-async def _login_submit(ctx: AuthContext, incoming: IncomingRequest) -> Response:
+async def _login_submit(ctx: AuthContext, incoming: IncomingRequest, address: str) -> Response:
     request_id = incoming.field("request") or ""
     if not tokens_match(incoming.cookies.get(ctx.cookies.login_csrf), incoming.field("csrf_token")):
         return ctx.pages.error("Sign-in failed", "The form expired. Start signing in again.", status=403)
     email, password = incoming.field("email") or "", incoming.field("password") or ""
-    attempt = await ctx.run(_prepare_attempt, request_id, email)
+    attempt = await ctx.run(_prepare_attempt, ctx, request_id, email, address)
     if not attempt.pending_ok:
         return ctx.pages.expired_request()
+    if attempt.retry_after:
+        return _form(ctx, incoming, request_id, attempt.client_name, retry_after=attempt.retry_after)
     assert ctx.password_slots is not None
     verified = await verify_password_async(attempt.password_hash, password, ctx.password_slots)
     if not verified or attempt.user_id is None:
+        await ctx.run(_record_failure, ctx, email, address)
         return _form(ctx, incoming, request_id, attempt.client_name, failed=True)
-    cookie = await ctx.run(_sign_in, attempt.user_id, incoming.cookies.get(ctx.cookies.session), password)
-    response = RedirectResponse(f"{ctx.settings.issuer_url}/consent?request={request_id}", status_code=303)
+    upgraded = None
+    if attempt.password_hash and needs_rehash(attempt.password_hash):
+        upgraded = await hash_password_async(password, ctx.password_slots)
+    cookie = await ctx.run(_sign_in, attempt.user_id, incoming.cookies.get(ctx.cookies.session), upgraded, email)
+    response = RedirectResponse(_after_login(ctx, request_id), status_code=303)
     ctx.cookies.set(response, ctx.cookies.session, cookie)
     ctx.cookies.clear(response, ctx.cookies.login_csrf)
     return response
 
 
-def _prepare_attempt(db: Session, request_id: str, email: str) -> LoginAttempt:
-    pending = find_pending(db, request_id)
-    if pending is None:
-        return LoginAttempt(False, "", None, None)
-    client = find_client(db, pending.client_id)
+def _limits(ctx: AuthContext, email: str, address: str) -> list[tuple[str, int]]:
+    settings = ctx.settings
+    return [
+        (throttle_key("account", email), settings.login_failures_per_account),
+        (throttle_key("addr", address), settings.login_failures_per_address),
+    ]
+
+
+def _prepare_attempt(db: Session, ctx: AuthContext, request_id: str, email: str, address: str) -> LoginAttempt:
+    client_name = None
+    if request_id:
+        pending = find_pending(db, request_id)
+        if pending is None:
+            return LoginAttempt(False, None, None, None)
+        client = find_client(db, pending.client_id)
+        client_name = client.name if client else pending.client_id
+    window = timedelta(seconds=ctx.settings.login_throttle_window)
+    decisions = [check(db, key, limit, window) for key, limit in _limits(ctx, email, address)]
+    retry_after = max(d.retry_after_seconds for d in decisions)
+    if retry_after:
+        return LoginAttempt(True, client_name, None, None, retry_after)
     user = find_user_by_email(db, email) if email else None
     usable = user is not None and user.disabled_at is None
     return LoginAttempt(
         pending_ok=True,
-        client_name=client.name if client else pending.client_id,
+        client_name=client_name,
         user_id=user.id if user is not None and usable else None,
         # A disabled account is still verified against its own hash: same work, same answer.
         password_hash=user.password_hash if user is not None else None,
     )
 
 
-def _sign_in(db: Session, user_id: uuid.UUID, previous_cookie: str | None, password: str) -> str:
+def _record_failure(db: Session, ctx: AuthContext, email: str, address: str) -> None:
+    window = timedelta(seconds=ctx.settings.login_throttle_window)
+    for key, limit in _limits(ctx, email, address):
+        hit(db, key, limit, window)
+
+
+def _sign_in(
+    db: Session, user_id: uuid.UUID, previous_cookie: str | None, upgraded_hash: str | None, email: str
+) -> str:
     user = db.get(User, user_id)
     assert user is not None
-    if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+    if upgraded_hash is not None:
+        user.password_hash = upgraded_hash
+    # The account's failures are forgiven; the address's are not (an attacker with an account
+    # of their own must not be able to clear the counter of the address they guess from).
+    reset(db, throttle_key("account", email))
     return start_session(db, user, previous_cookie)
 
 
-def _form(ctx: AuthContext, incoming: IncomingRequest, request_id: str, client_name: str, *, failed: bool) -> Response:
+def _form(
+    ctx: AuthContext,
+    incoming: IncomingRequest,
+    request_id: str,
+    client_name: str | None,
+    *,
+    failed: bool = False,
+    retry_after: int = 0,
+    signed_out: bool = False,
+) -> Response:
     csrf = incoming.cookies.get(ctx.cookies.login_csrf, "")
     fresh = not _CSRF_SHAPE.match(csrf)
     if fresh:
         csrf = secrets.token_urlsafe(32)
+    status = 429 if retry_after else 400 if failed else 200
     response = ctx.pages.render(
         "login.html",
-        status=400 if failed else 200,
+        status=status,
         request_id=request_id,
         csrf_token=csrf,
         client_name=client_name,
         failed=failed,
+        retry_minutes=math.ceil(retry_after / 60) if retry_after else 0,
+        signed_out=signed_out,
     )
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     if fresh:
         ctx.cookies.set(response, ctx.cookies.login_csrf, csrf)
     return response

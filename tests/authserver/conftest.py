@@ -59,6 +59,8 @@ def start_server(data_dir: Path, **overrides: Any) -> RunningServer:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # Every test registers clients from 127.0.0.1: only tests of the limit itself set a low one.
+    overrides.setdefault("registration_rate_limit", 1_000_000)
     settings = Settings(
         data_dir=data_dir,
         issuer_url=f"http://127.0.0.1:{port}",

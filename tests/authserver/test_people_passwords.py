@@ -1,0 +1,95 @@
+"""Password rules and hashing: length, common passwords, no composition rules, argon2id parameters."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import anyio
+import pytest
+from argon2 import extract_parameters
+from argon2.low_level import Type
+
+from authserver import passwords
+from authserver.passwords import (
+    PasswordRejected,
+    check_new_password,
+    hash_password,
+    needs_rehash,
+    verify_password,
+    verify_password_async,
+)
+
+
+def test_hashes_are_argon2id_at_owasp_parameters_or_stronger() -> None:
+    parameters = extract_parameters(hash_password("correct horse battery staple"))
+    assert parameters.type is Type.ID
+    assert parameters.memory_cost >= 19456 and parameters.time_cost >= 2 and parameters.parallelism >= 1
+    assert not needs_rehash(hash_password("correct horse battery staple"))
+
+
+@pytest.mark.parametrize("password", ["short", "1234567", ""])
+def test_fewer_than_8_characters_are_refused(password: str) -> None:
+    with pytest.raises(PasswordRejected, match="at least 8"):
+        check_new_password(password)
+
+
+@pytest.mark.parametrize("password", ["password", "password1", "12345678", "iloveyou", "qwertyuiop", "aaaaaaaaaa"])
+def test_common_passwords_are_refused(password: str) -> None:
+    with pytest.raises(PasswordRejected, match="too common"):
+        check_new_password(password)
+
+
+def test_the_account_s_own_email_is_refused_as_password() -> None:
+    check_new_password("patricia.smith")  # unrelated to the account: acceptable
+    with pytest.raises(PasswordRejected):
+        check_new_password("patricia.smith", ("patricia.smith@example.com", "Patricia Smith"))
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["correct horse battery staple", "lowercase words only here", "ünïcödé pässwörd wörks", "x7#kQ9!z"],
+)
+def test_no_composition_rules(password: str) -> None:
+    check_new_password(password)  # no error: no required digits, capitals or symbols
+
+
+def test_long_passwords_are_hashed_whole() -> None:
+    long_password = "correct horse battery staple " * 7  # 203 characters
+    stored = hash_password(long_password)
+    assert verify_password(stored, long_password)
+    assert not verify_password(stored, long_password[:-1] + "X")
+    check_new_password(long_password)  # accepted; only absurd lengths are refused
+    with pytest.raises(PasswordRejected, match="at most"):
+        check_new_password("x" * 5000)
+
+
+def test_unknown_accounts_cost_a_verification_and_fail() -> None:
+    assert verify_password(None, "dummy password for unknown accounts") is False
+
+
+def test_verification_runs_off_the_event_loop_under_the_concurrency_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    running, peak, lock = 0, 0, threading.Lock()
+    loop_thread = threading.get_ident()
+
+    def slow_verify(stored: str | None, password: str) -> bool:
+        nonlocal running, peak
+        assert threading.get_ident() != loop_thread
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return True
+
+    monkeypatch.setattr(passwords, "verify_password", slow_verify)
+
+    async def main() -> None:
+        slots = anyio.CapacityLimiter(2)
+        async with anyio.create_task_group() as group:
+            for _ in range(6):
+                group.start_soon(verify_password_async, "h", "p", slots)
+
+    anyio.run(main)
+    assert peak == 2

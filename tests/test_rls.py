@@ -33,6 +33,7 @@ MCP_TABLES = (
     "snippet_versions",
     "rate_limits",
     "audit_events",
+    "grant_revocations",
 )
 # Tables only the authorization server may touch.
 AUTH_ONLY_TABLES = (
@@ -72,6 +73,7 @@ INSERT_INVITATION = (
     "insert into invitations (id, workspace_id, email, role, invited_by, created_at)"
     " values (gen_random_uuid(), %s, %s, 'member', %s, now())"
 )
+INSERT_REVOCATION = "insert into grant_revocations (user_id, client_id, not_before) values (%s, %s, now())"
 INSERT_AUDIT = "insert into audit_events (at, action, actor_user_id, details) values (now(), 'test', %s, '{}')"
 
 
@@ -157,6 +159,7 @@ def world(migrated: Database) -> World:
                 "insert into rate_limits (user_id, bucket, window_start, count) values (%s, 'save', now(), 1)",
                 (w.users[owner],),
             )
+            conn.execute(INSERT_REVOCATION, (w.users[owner], "client-1"))
         conn.execute(INSERT_MEMBER, (w.workspaces["a"], w.users["carol"], "member"))
         for creator, key, visibility in SNIPPETS:
             sid = w.snippets[f"{creator}_{visibility}"] = uuid.uuid4()
@@ -431,6 +434,38 @@ def test_audit_events_are_write_only(world: World) -> None:
             conn.execute(INSERT_AUDIT + " returning id", (alice,))
 
 
+def test_grant_revocations_are_read_by_their_user_only(world: World) -> None:
+    alice, bob = world.users["alice"], world.users["bob"]
+    with world.mcp("alice") as conn:
+        assert ids(conn, "select user_id from grant_revocations") == {alice}
+        with refused(conn, "permission denied"):  # written only by the authorization server
+            conn.execute(INSERT_REVOCATION, (alice, "client-2"))
+    with world.auth() as conn:
+        conn.execute(INSERT_REVOCATION, (bob, "client-2"))
+        assert count(conn, "select count(*) from grant_revocations") == 3
+
+
+def test_new_account_joins_the_workspaces_it_was_invited_to(world: World) -> None:
+    """The trigger turns pending invitations into memberships, whoever creates the account."""
+    a, b = world.workspaces["a"], world.workspaces["b"]
+    with world.mcp("bob") as conn:  # Bob also invites Alice's friend
+        conn.execute(INSERT_INVITATION, (b, "friend-of-alice@example.com", world.users["bob"]))
+        conn.commit()
+    newcomer = uuid.uuid4()
+    with world.auth() as conn:
+        conn.execute(
+            "insert into users (id, email, name, updated_at, created_at) values (%s, %s, 'Eve', now(), now())",
+            (newcomer, "friend-of-alice@example.com"),
+        )
+        conn.commit()
+    with world.admin() as conn:
+        rows = conn.execute("select workspace_id, role from workspace_members where user_id = %s", (newcomer,))
+        assert set(rows) == {(a, "member"), (b, "member")}
+        pending = "select count(*) from invitations where email = %s and accepted_at is null"
+        assert count(conn, pending, ("friend-of-alice@example.com",)) == 0
+        assert count(conn, pending, ("friend-of-bob@example.com",)) == 1
+
+
 # --- what each role may read at all ---------------------------------------------------
 
 
@@ -548,7 +583,8 @@ def test_app_functions_are_not_public(migrated: Database) -> None:
         "app.can_claim_workspace(uuid)",
         "app.user_id_for_email(text)",
     }
-    assert set(functions) == helpers | {"app.snippet_versions_append_only()"}
+    triggers = {"app.snippet_versions_append_only()", "app.join_invited_workspaces()"}
+    assert set(functions) == helpers | triggers
     for name, (definer, config, public, mcp, auth) in functions.items():
         assert not public, f"{name} is executable by PUBLIC"
         assert mcp == (name in helpers), name

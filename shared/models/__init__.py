@@ -3,7 +3,15 @@
 from shared.models.base import Base, utcnow
 from shared.models.identity import BrowserSession, LoginThrottle, User
 from shared.models.library import ROLES, VISIBILITIES, Invitation, Snippet, SnippetVersion, Workspace, WorkspaceMember
-from shared.models.oauth import AuthorizationCode, AuthorizationRequest, Consent, OAuthClient, RefreshToken, SigningKey
+from shared.models.oauth import (
+    AuthorizationCode,
+    AuthorizationRequest,
+    Consent,
+    GrantRevocation,
+    OAuthClient,
+    RefreshToken,
+    SigningKey,
+)
 from shared.models.operations import AuditEvent, RateLimit
 
 __all__ = [
@@ -15,6 +23,7 @@ __all__ = [
     "Base",
     "BrowserSession",
     "Consent",
+    "GrantRevocation",
     "Invitation",
     "LoginThrottle",
     "OAuthClient",

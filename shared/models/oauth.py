@@ -107,3 +107,18 @@ class SigningKey(CreatedAt, Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     activated_at: Mapped[datetime | None]
     retired_at: Mapped[datetime | None]
+
+
+class GrantRevocation(Base):
+    """Access tokens of ``user_id`` for ``client_id`` issued (``iat``) before ``not_before`` are refused.
+
+    Written by the authorization server when a user revokes a client's access (or a refresh
+    token family is revoked); read by the MCP server, which refuses such tokens with 401
+    before their ``exp``. Whole-account revocation is ``users.tokens_valid_after`` instead.
+    """
+
+    __tablename__ = "grant_revocations"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    not_before: Mapped[datetime]

@@ -1,71 +1,108 @@
-"""The MCP server's ASGI app: metadata, health, and the gated MCP endpoint."""
+"""The MCP server's ASGI app: metadata, health, and the MCP endpoint behind its guards.
+
+Request path through the endpoint, outermost first: Host/Origin allow-lists
+(``browsers``), CORS for allowed browser origins, the token gate (``gate``: token,
+revocations, scopes), then the SDK (stateless streamable HTTP, JSON responses), whose
+server middleware (``calls``) rate-limits and logs each request before the tools and
+resources run against the repository layer.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import httpx
+from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
-from mcp.server.transport_security import TransportSecuritySettings
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from mcpserver import resources
 from mcpserver.auth import JWKSCache, JWTVerifier
+from mcpserver.browsers import HostOriginGuard, transport_security, with_cors
+from mcpserver.calls import CallMiddleware
 from mcpserver.context import AppContext
+from mcpserver.database import make_mcp_engine
+from mcpserver.docs import docs_route
 from mcpserver.gate import BearerGate
+from mcpserver.logshipping import LogShipper
 from mcpserver.metadata import metadata_routes
-from mcpserver.tools import TOOL_SCOPES, register_all
-from shared.db import async_session_factory, make_async_engine
+from mcpserver.ratelimit import RateLimiter
+from mcpserver.revocation import RevocationCheck
+from mcpserver.tools import TOOL_BUCKETS, TOOL_SCOPES, register_all
+from shared.db import async_session_factory
 from shared.settings import Settings, get_settings
 
 INSTRUCTIONS = (
     "shared-skills is your team's library of prompts and snippets. "
-    "Use list_workspaces to see where you can save and read snippets."
+    "list_workspaces shows where you can save and read; list_snippets finds snippets (summaries, newest "
+    "first, paginated); get_snippet reads one; save_snippet creates or updates one (pass expected_version "
+    "when updating). Errors start with their kind: not found, permission denied, invalid <field>, "
+    "conflict, rate limited."
 )
 
-
-def transport_security(settings: Settings) -> TransportSecuritySettings:
-    """Host and Origin allow-lists against DNS rebinding; default: the resource URL's own."""
-    parts = urlsplit(settings.resource_url)
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=settings.mcp_allowed_hosts or [parts.netloc],
-        allowed_origins=settings.mcp_allowed_origins or [f"{parts.scheme}://{parts.netloc}"],
-    )
+PRIVATE = CacheHint(ttl_ms=0, scope="private")
+SHARED = CacheHint(ttl_ms=300_000, scope="public")
+CACHE_HINTS = {
+    # Per-user answers: never shared between users (2026-07-28 cacheScope).
+    "resources/list": PRIVATE,
+    "resources/read": PRIVATE,
+    "prompts/list": PRIVATE,
+    # The same for everyone.
+    "tools/list": SHARED,
+    "resources/templates/list": SHARED,
+    "server/discover": SHARED,
+}
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
-    engine = make_async_engine(
-        settings.mcp_db_url, postgres_driver=settings.postgres_driver, pool_size=settings.db_pool_size
-    )
-    context = AppContext(settings=settings, sessions=async_session_factory(engine))
+    logging.getLogger("mcpserver").setLevel(settings.log_level)
+    engine = make_mcp_engine(settings)
+    sessions = async_session_factory(engine)
+    context = AppContext(settings=settings, sessions=sessions)
     http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), follow_redirects=False)
     jwks = JWKSCache(
         settings.issuer_url, http, max_age=settings.jwks_cache_seconds, refetch_cooldown=settings.jwks_refetch_cooldown
     )
     verifier = JWTVerifier(jwks, issuer=settings.issuer_url, resource=settings.resource_url)
+    limiter = RateLimiter(
+        sessions, {"read": settings.rate_limit_reads_per_minute, "write": settings.rate_limit_writes_per_minute}
+    )
 
-    server = MCPServer(name="shared-skills", instructions=INSTRUCTIONS, version="0.1.0")
+    server = MCPServer(
+        name="shared-skills",
+        instructions=INSTRUCTIONS,
+        version="0.1.0",
+        cache_hints=CACHE_HINTS,  # type: ignore[arg-type]
+        middleware=[CallMiddleware(limiter, TOOL_BUCKETS)],
+    )
     register_all(server, context)
-    server.streamable_http_app(stateless_http=True, json_response=True, transport_security=transport_security(settings))
-    endpoint = BearerGate(
+    resources.register(server, context)
+    security = transport_security(settings)
+    server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security)
+    gate = BearerGate(
         StreamableHTTPASGIApp(server.session_manager),
         verifier,
+        RevocationCheck(sessions, ttl=settings.revocation_check_seconds),
         resource_metadata_url=settings.resource_metadata_url,
         tool_scopes=lambda: TOOL_SCOPES,
     )
+    endpoint = HostOriginGuard(with_cors(gate, security), security)
 
     async def healthz(request: Request) -> JSONResponse:
+        """The process is up (liveness)."""
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
+        """Ready for traffic: the database answers and the issuer's keys are loaded."""
         problems = []
         try:
             async with engine.connect() as conn:
@@ -81,16 +118,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        shipper = LogShipper(settings.log_endpoint) if settings.log_endpoint else None
+        if shipper is not None:
+            shipper.start()
+            logging.getLogger().addHandler(shipper)
         async with server.session_manager.run():
             try:
                 yield
             finally:
+                if shipper is not None:
+                    logging.getLogger().removeHandler(shipper)
+                    shipper.close()
                 await http.aclose()
                 await engine.dispose()
 
     mcp_path = urlsplit(settings.resource_url).path or "/mcp"
     routes = [
         *metadata_routes(settings),
+        docs_route(server, settings),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route(mcp_path, endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),

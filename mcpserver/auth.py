@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidClaimError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 from mcp.server.auth.provider import AccessToken
@@ -111,6 +111,8 @@ class JWTVerifier:
             aud={"essential": True, "value": resource},
             sub={"essential": True},
             exp={"essential": True},
+            # RFC 9068 requires iat; revocations ("tokens issued before …") are decided by it.
+            iat={"essential": True},
         )
 
     async def verify(self, token: str) -> AccessToken:
@@ -164,12 +166,20 @@ def _header(token: str) -> dict[str, object]:
     return header
 
 
+_CLAIM_PROBLEMS = {
+    "aud": "token issued for another resource",
+    "iss": "token issued by another authorization server",
+    "iat": "token issued in the future",
+}
+
+
 def _describe(exc: JoseError) -> str:
-    name = type(exc).__name__
+    if isinstance(exc, MissingClaimError):
+        return f"token lacks the {exc.claim} claim"
+    if isinstance(exc, InvalidClaimError):
+        return _CLAIM_PROBLEMS.get(exc.claim, f"token has an invalid {exc.claim} claim")
     return {
         "ExpiredTokenError": "token expired",
         "InvalidTokenError": "token not yet valid",
         "BadSignatureError": "bad signature",
-        "InvalidClaimError": "token issued for another audience or issuer",
-        "MissingClaimError": "token lacks a required claim",
-    }.get(name, "invalid token")
+    }.get(type(exc).__name__, "invalid token")

@@ -28,7 +28,9 @@ def serve() -> None:
         host=settings.mcp_host,
         port=settings.mcp_port,
         log_config=None,
-        proxy_headers=False,
+        # X-Forwarded-For/-Proto count only on connections from the operator's own proxies.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
     )
 

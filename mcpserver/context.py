@@ -23,12 +23,23 @@ class Caller:
     scopes: frozenset[str]
 
 
-def current_caller() -> Caller:
+def caller_or_none() -> Caller | None:
+    """The caller of this request; the gate has checked that ``sub`` is one of our users."""
     token = get_access_token()
     if token is None or token.subject is None:
+        return None
+    try:
+        return Caller(uuid.UUID(token.subject), token.client_id, frozenset(token.scopes))
+    except ValueError:
+        return None
+
+
+def current_caller() -> Caller:
+    caller = caller_or_none()
+    if caller is None:
         # The gate refuses unauthenticated requests before any tool runs.
         raise PermissionError("no authenticated caller")
-    return Caller(uuid.UUID(token.subject), token.client_id, frozenset(token.scopes))
+    return caller
 
 
 @dataclass

@@ -1,7 +1,10 @@
-"""Errors a model can act on, each one kind of failure.
+"""Errors a model can act on, one type per kind of failure.
 
-Tools raise these; the SDK turns a ``ToolError`` into a tool result with ``isError``
-and the message as text, which is what a model reads and acts on.
+Tools raise these; the SDK turns a ``ToolError`` into a tool result with ``isError`` and
+the message as text, which is what a model reads. Every message starts with its kind
+(``not found:``, ``permission denied:``, ``invalid <field>:``, ``conflict:``,
+``rate limited:``) and says what to do next. Resource reads map the same errors to
+JSON-RPC errors (``mcpserver.resources``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ class NotFound(ToolError):
 class PermissionDenied(ToolError):
     """The caller can see the thing but may not do this to it."""
 
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"permission denied: {reason}")
+
 
 class InvalidArgument(ToolError):
     """An argument is wrong; the message names the field and why."""
@@ -29,4 +35,15 @@ class InvalidArgument(ToolError):
 
 
 class Conflict(ToolError):
-    """The change collides with another one (a stale version, a taken slug)."""
+    """The change collides with another one (a stale version, a taken slug, the last owner)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"conflict: {reason}")
+
+
+class RateLimited(ToolError):
+    """Too many calls in this window; ``retry_after`` seconds until the next one is allowed."""
+
+    def __init__(self, retry_after: int, bucket: str, limit: int) -> None:
+        super().__init__(f"rate limited: at most {limit} {bucket} calls per minute; retry in {retry_after} s")
+        self.retry_after = retry_after

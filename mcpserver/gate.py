@@ -1,9 +1,10 @@
-"""The gate in front of the MCP endpoint: bearer token, scopes, and the challenges.
+"""The gate in front of the MCP endpoint: bearer token, revocations, scopes, and the challenges.
 
 Runs before the SDK sees a request. A missing or bad token gets 401 with
-``resource_metadata`` and ``scope`` (RFC 9728 / RFC 6750); a token without the scopes a
-JSON-RPC call needs gets 403 ``insufficient_scope`` naming every one of them. The SDK's
-own middleware does neither, so this replaces it.
+``resource_metadata`` and ``scope`` (RFC 9728 / RFC 6750); so does a token the
+authorization server has since revoked (``mcpserver.revocation``); a token without the
+scopes a JSON-RPC call needs gets 403 ``insufficient_scope`` naming every one of them.
+The SDK's own middleware does none of this, so this replaces it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from collections.abc import Callable, Mapping
 
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.authentication import AuthCredentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcpserver.auth import InvalidToken, JWTVerifier
+from mcpserver.revocation import RevocationCheck, TokenRefused
 from shared.settings import SCOPES
 
 logger = logging.getLogger(__name__)
@@ -42,6 +46,10 @@ def scopes_for_call(message: object, tool_scopes: Mapping[str, tuple[str, ...]])
     return set()
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
 class BearerGate:
     """ASGI wrapper that authenticates and authorizes requests to the MCP endpoint."""
 
@@ -49,20 +57,21 @@ class BearerGate:
         self,
         app: ASGIApp,
         verifier: JWTVerifier,
+        revocations: RevocationCheck,
         *,
         resource_metadata_url: str,
         tool_scopes: Callable[[], Mapping[str, tuple[str, ...]]],
+        max_body_size: int = DEFAULT_MAX_REQUEST_BODY_SIZE,
     ):
         self.app = app
         self.verifier = verifier
+        self.revocations = revocations
         self.resource_metadata_url = resource_metadata_url
         self.tool_scopes = tool_scopes
+        self.max_body_size = max_body_size
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] == "OPTIONS":
+        if scope["type"] != "http" or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
         token = _bearer(scope)
@@ -71,19 +80,49 @@ class BearerGate:
             return
         try:
             access = await self.verifier.verify(token)
+            issued_at = int((access.claims or {})["iat"])  # the verifier requires iat
+            await self.revocations.check(access.subject or "", access.client_id, issued_at)
         except InvalidToken as exc:
-            logger.info("auth.rejected", extra={"reason": str(exc)})
+            logger.info("mcp.refused", extra={"status": 401, "reason": str(exc)})
             await self._challenge(send, 401, "invalid_token", str(exc), ALL_SCOPES)
+            return
+        except TokenRefused as exc:
+            logger.info(
+                "mcp.refused",
+                extra={"status": exc.status, "reason": str(exc), "user": access.subject, "client": access.client_id},
+            )
+            if exc.status == 401:
+                await self._challenge(send, 401, "invalid_token", str(exc), ALL_SCOPES)
+            else:
+                await _json(send, exc.status, {"error": "access_denied", "error_description": str(exc)})
+            return
+        except (SQLAlchemyError, OSError):
+            logger.exception("mcp.revocation_check_failed")
+            await _json(send, 503, {"error": "temporarily_unavailable", "error_description": "try again shortly"})
             return
 
         granted = set(access.scopes)
         if scope["method"] == "POST":
-            body, receive = await _buffer(receive)
+            try:
+                body, receive = await _buffer(receive, self.max_body_size)
+            except BodyTooLarge:
+                await _json(send, 413, {"error": "invalid_request", "error_description": "request body too large"})
+                return
             try:
                 needed = scopes_for_call(json.loads(body), self.tool_scopes())
             except ValueError:
                 needed = set()  # the SDK answers malformed JSON with a JSON-RPC parse error
             if not needed <= granted:
+                logger.info(
+                    "mcp.refused",
+                    extra={
+                        "status": 403,
+                        "reason": "insufficient_scope",
+                        "user": access.subject,
+                        "client": access.client_id,
+                        "needed": sorted(needed),
+                    },
+                )
                 wanted = " ".join(sorted(needed | granted))
                 await self._challenge(send, 403, "insufficient_scope", f"needs {' '.join(sorted(needed))}", wanted)
                 return
@@ -100,22 +139,32 @@ class BearerGate:
     async def _challenge(self, send: Send, status: int, error: str | None, description: str, scopes: str) -> None:
         parts = []
         if error:
-            parts += [f'error="{error}"', f'error_description="{description}"']
+            parts += [f'error="{error}"', f'error_description="{_quoted(description)}"']
         parts += [f'resource_metadata="{self.resource_metadata_url}"', f'scope="{scopes}"']
-        body = json.dumps({"error": error or "invalid_request", "error_description": description}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", ("Bearer " + ", ".join(parts)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        body = {"error": error or "invalid_request", "error_description": description}
+        await _json(send, status, body, [(b"www-authenticate", ("Bearer " + ", ".join(parts)).encode())])
+
+
+async def _json(send: Send, status: int, document: object, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps(document).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _quoted(text: str) -> str:
+    """Text safe inside a quoted-string of a challenge."""
+    return text.replace("\\", "").replace('"', "'")
 
 
 def _bearer(scope: Scope) -> str | None:
@@ -128,14 +177,19 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
-async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
-    """Read the whole body once and hand the SDK a receive() that replays it."""
+async def _buffer(receive: Receive, limit: int) -> tuple[bytes, Receive]:
+    """Read the whole body once (at most ``limit`` bytes) and hand the SDK a receive() that replays it."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     body = b"".join(chunks)

@@ -1,6 +1,9 @@
 """The repository layer: the only place that queries library data.
 
-Every function takes the session of a transaction opened by
-``shared.db.user_transaction`` for the calling user, so on Postgres the RLS policies
-confine each query even if its own filter were wrong.
+One module per area (``workspaces``, ``members``, ``snippets``) plus the ``audit`` trail.
+Every function takes the session of the one transaction a call runs in, opened by
+``shared.db.user_transaction`` for the calling user: on Postgres it first sets
+``app.user_id``, so the RLS policies confine each query even if its own filter were
+wrong. The rules here and in the policies are the same (``architecture.md``); the
+permission matrix in ``tests/mcpserver/test_permission_matrix.py`` checks both.
 """

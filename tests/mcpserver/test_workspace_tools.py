@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.conftest import Database
-from tests.mcpserver.harness import McpHarness, mcp_harness
-
-
-@pytest.fixture
-def harness(database: Database) -> Iterator[McpHarness]:
-    with mcp_harness(database) as running:
-        yield running
+from tests.mcpserver.harness import McpHarness
 
 
 async def test_created_workspace_is_listed_for_its_owner_only(harness: McpHarness) -> None:

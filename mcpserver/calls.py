@@ -1,0 +1,97 @@
+"""Every authenticated MCP request: rate limited, then logged.
+
+An SDK server middleware, so it sees each JSON-RPC request of both protocol eras after
+the gate has authenticated it, with the method and the tool name, and the outcome.
+
+Rate limits: a tool call or resource read over its bucket's limit does not run; a tool
+call answers with a tool error the model can act on ("rate limited: … retry in N s"),
+a resource request with a JSON-RPC error carrying ``retryAfterSeconds``.
+
+The log: one ``mcp.call`` record per request with the user, the client, the JSON-RPC
+method, the tool (or resource URI), the outcome and the latency. Never arguments:
+they carry snippet bodies; never tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp_types import CallToolResult, TextContent
+
+from mcpserver.context import caller_or_none
+from mcpserver.errors import RateLimited
+from mcpserver.ratelimit import RateLimiter
+
+logger = logging.getLogger("mcpserver.calls")
+
+RATE_LIMITED = -32029
+"""JSON-RPC error code (implementation-defined range) of a rate-limited resource request."""
+
+RESOURCE_METHODS = ("resources/list", "resources/read", "resources/templates/list")
+
+
+class CallMiddleware:
+    def __init__(self, limiter: RateLimiter, tool_buckets: Mapping[str, str]):
+        self.limiter = limiter
+        self.tool_buckets = tool_buckets
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.request_id is None:  # a notification: nothing to limit or answer
+            return await call_next(ctx)
+        started = time.perf_counter()
+        caller = caller_or_none()
+        params = ctx.params if isinstance(ctx.params, Mapping) else {}
+        tool = params.get("name") if ctx.method == "tools/call" else None
+        target = params.get("uri") if ctx.method == "resources/read" else tool
+        outcome = "ok"
+        try:
+            bucket = self._bucket(ctx.method, tool)
+            if bucket is not None and caller is not None:
+                retry_after = await self.limiter.hit(caller.user_id, bucket)
+                if retry_after is not None:
+                    outcome = "rate_limited"
+                    refusal = RateLimited(retry_after, bucket, self.limiter.limits[bucket])
+                    if ctx.method == "tools/call":
+                        return CallToolResult(content=[TextContent(type="text", text=str(refusal))], is_error=True)
+                    raise MCPError(RATE_LIMITED, str(refusal), data={"retryAfterSeconds": retry_after})
+            result = await call_next(ctx)
+            if _is_tool_error(result):
+                outcome = "tool_error"
+            return result
+        except MCPError as exc:
+            if outcome == "ok":
+                outcome = f"error {exc.code}"
+            raise
+        except Exception:
+            outcome = "exception"
+            raise
+        finally:
+            logger.info(
+                "mcp.call",
+                extra={
+                    "user": str(caller.user_id) if caller else None,
+                    "client": caller.client_id if caller else None,
+                    "method": ctx.method,
+                    "target": target if isinstance(target, str) else None,
+                    "outcome": outcome,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "protocol": ctx.protocol_version,
+                },
+            )
+
+    def _bucket(self, method: str, tool: object) -> str | None:
+        if method == "tools/call":
+            return self.tool_buckets.get(tool) if isinstance(tool, str) else None
+        return "read" if method in RESOURCE_METHODS else None
+
+
+def _is_tool_error(result: HandlerResult) -> bool:
+    """A tool result with isError, as a model or (once the runner has serialized it) as its wire form."""
+    if isinstance(result, CallToolResult):
+        return bool(result.is_error)
+    return isinstance(result, dict) and result.get("isError") is True

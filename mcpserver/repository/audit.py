@@ -1,0 +1,39 @@
+"""The audit trail of library changes: who did what, to which thing, through which client.
+
+Never bodies or other snippet content: only ids, slugs and the names of what changed.
+Inserted with a Core ``INSERT`` without ``RETURNING``: on Postgres the MCP role may add
+audit events but read none, and ``RETURNING`` would need to read the row back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcpserver.context import Caller
+from shared.models import AuditEvent, utcnow
+
+
+async def record(
+    session: AsyncSession,
+    caller: Caller,
+    action: str,
+    *,
+    workspace_id: uuid.UUID | None = None,
+    target: str | None = None,
+    **details: Any,
+) -> None:
+    statement = insert(AuditEvent).values(
+        at=utcnow(),
+        action=action,
+        actor_user_id=caller.user_id,
+        client_id=caller.client_id,
+        workspace_id=workspace_id,
+        target=target,
+        details=details,
+    )
+    # inline(): no implicit RETURNING of the generated id.
+    await session.execute(statement.inline())

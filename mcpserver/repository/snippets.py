@@ -1,0 +1,326 @@
+"""Snippets: who reads and writes them, their versions, and paging through them.
+
+The rules (``architecture.md``), the same ones the Postgres policies enforce:
+
+- read: ``public`` by every signed-in user; ``workspace`` by the workspace's members;
+  ``private`` by its creator while a member;
+- create: members of the workspace, as themselves;
+- change, share, delete: a member who created it, or an owner of its workspace unless it
+  is private (and so only the creator may make a snippet private);
+- anything the caller cannot read answers exactly like something that does not exist.
+
+Every change bumps ``version`` with a compare-and-set on the version the change was
+based on (no lost updates) and appends the complete new state to ``snippet_versions``,
+in the same transaction as an audit event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, insert, or_, select, type_coerce, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mcpserver.context import Caller
+from mcpserver.errors import Conflict, NotFound, PermissionDenied
+from mcpserver.repository import audit
+from mcpserver.repository.workspaces import role_of, slugify
+from shared.models import Snippet, SnippetVersion, WorkspaceMember, utcnow
+
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+
+SUMMARY = (
+    Snippet.id,
+    Snippet.workspace_id,
+    Snippet.created_by,
+    Snippet.slug,
+    Snippet.title,
+    Snippet.description,
+    Snippet.tags,
+    Snippet.visibility,
+    Snippet.version,
+    Snippet.created_at,
+    Snippet.updated_at,
+)
+
+
+@dataclass(frozen=True)
+class SnippetSummary:
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    created_by: uuid.UUID | None
+    slug: str
+    title: str
+    description: str
+    tags: list[str]
+    visibility: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SnippetView(SnippetSummary):
+    body: str = ""
+    variables: list[dict[str, Any]] = field(default_factory=list)
+    can_edit: bool = False
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page of the newest-first listing ends: (updated_at, id), both descending."""
+
+    updated_at: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Filters:
+    workspace_id: uuid.UUID | None = None
+    tags: tuple[str, ...] = ()
+    visibility: str | None = None
+    mine: bool = False
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The fields a save changes; None leaves a field as it is."""
+
+    title: str | None = None
+    body: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+    visibility: str | None = None
+    slug: str | None = None
+
+
+def readable_by(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """The read rule as a filter; the RLS policy applies the same rule again on Postgres."""
+    my_workspaces = select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == user_id)
+    return or_(
+        Snippet.visibility == "public",
+        and_(Snippet.visibility == "workspace", Snippet.workspace_id.in_(my_workspaces)),
+        and_(Snippet.visibility == "private", Snippet.created_by == user_id, Snippet.workspace_id.in_(my_workspaces)),
+    )
+
+
+def may_write(user_id: uuid.UUID, role: str | None, created_by: uuid.UUID | None, visibility: str) -> bool:
+    """The write rule for a snippet in this state, given the user's role in its workspace."""
+    return role is not None and (created_by == user_id or (visibility != "private" and role == "owner"))
+
+
+async def list_visible(
+    session: AsyncSession, user_id: uuid.UUID, filters: Filters, *, after: Position | None, limit: int
+) -> tuple[list[SnippetSummary], Position | None]:
+    """One page of the snippets the user can read, newest change first; the position of the next page."""
+    query = select(*SUMMARY).where(readable_by(user_id))
+    if filters.workspace_id is not None:
+        query = query.where(Snippet.workspace_id == filters.workspace_id)
+    if filters.visibility is not None:
+        query = query.where(Snippet.visibility == filters.visibility)
+    if filters.mine:
+        query = query.where(Snippet.created_by == user_id)
+    if filters.tags:
+        query = _with_tags(session, query, filters.tags)
+    if after is not None:
+        query = query.where(
+            or_(
+                Snippet.updated_at < after.updated_at,
+                and_(Snippet.updated_at == after.updated_at, Snippet.id < after.id),
+            )
+        )
+    rows = (await session.execute(query.order_by(Snippet.updated_at.desc(), Snippet.id.desc()).limit(limit + 1))).all()
+    page = [SnippetSummary(*row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return page, (Position(page[-1].updated_at, page[-1].id) if more and page else None)
+
+
+def _with_tags(session: AsyncSession, query: _Query, tags: tuple[str, ...]) -> _Query:
+    """Only snippets carrying every one of ``tags``."""
+    if session.get_bind().dialect.name == "postgresql":
+        return query.where(type_coerce(Snippet.tags, JSONB).contains(list(tags)))
+    for tag in tags:
+        each = func.json_each(Snippet.tags).table_valued("value")
+        query = query.where(exists(select(1).select_from(each).where(each.c.value == tag)))
+    return query
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID, snippet_id: uuid.UUID) -> SnippetView:
+    return await _one(session, user_id, Snippet.id == snippet_id)
+
+
+async def get_by_slug(session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID, slug: str) -> SnippetView:
+    return await _one(session, user_id, and_(Snippet.workspace_id == workspace_id, Snippet.slug == slug))
+
+
+async def _one(session: AsyncSession, user_id: uuid.UUID, where: ColumnElement[bool]) -> SnippetView:
+    row = (
+        await session.execute(select(*SUMMARY, Snippet.body, Snippet.variables).where(where, readable_by(user_id)))
+    ).one_or_none()
+    if row is None:
+        raise NotFound("snippet")
+    view = SnippetView(*row)
+    role = await role_of(session, user_id, view.workspace_id)
+    return replace(view, can_edit=may_write(user_id, role, view.created_by, view.visibility))
+
+
+async def create(
+    session: AsyncSession,
+    caller: Caller,
+    workspace_id: uuid.UUID,
+    *,
+    title: str,
+    body: str,
+    description: str,
+    tags: list[str],
+    visibility: str,
+    slug: str | None,
+    message: str,
+) -> SnippetView:
+    """A new snippet, version 1; members only. A chosen slug must be free; a derived one gets a suffix."""
+    if await role_of(session, caller.user_id, workspace_id) is None:
+        raise NotFound("workspace")
+    now = utcnow()
+    snippet_id = uuid.uuid4()
+    view = SnippetView(
+        id=snippet_id,
+        workspace_id=workspace_id,
+        created_by=caller.user_id,
+        slug=slug or slugify(title, fallback="snippet"),
+        title=title,
+        description=description,
+        tags=tags,
+        visibility=visibility,
+        version=1,
+        created_at=now,
+        updated_at=now,
+        body=body,
+        variables=[],
+        can_edit=True,
+    )
+    for attempt in range(5):
+        if attempt:
+            if slug is not None:
+                raise Conflict(f"the slug {slug!r} is already used in this workspace: choose another")
+            view = replace(view, slug=f"{view.slug[:70]}-{uuid.uuid4().hex[:6]}")
+        try:
+            async with session.begin_nested():
+                await session.execute(insert(Snippet).values(_columns(view)))
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise RuntimeError("could not find a free snippet slug")
+    await _append_version(session, caller, view, message)
+    await audit.record(
+        session, caller, "snippet.create", workspace_id=workspace_id, target=str(snippet_id), visibility=visibility
+    )
+    return view
+
+
+async def change(
+    session: AsyncSession,
+    caller: Caller,
+    snippet_id: uuid.UUID,
+    changes: Changes,
+    *,
+    expected_version: int | None,
+    message: str,
+    action: str = "snippet.update",
+) -> SnippetView:
+    """Apply ``changes`` to the current version (or to ``expected_version``, else a conflict)."""
+    for _ in range(3):
+        current = await get(session, caller.user_id, snippet_id)
+        if not current.can_edit:
+            raise PermissionDenied("only its creator or an owner of its workspace may change this snippet")
+        if expected_version is not None and expected_version != current.version:
+            raise Conflict(
+                f"the snippet is at version {current.version}, not {expected_version}: someone changed it "
+                "meanwhile; read it again, merge, and save with the new expected_version"
+            )
+        new = replace(
+            current,
+            **{f.name: getattr(changes, f.name) for f in fields(changes) if getattr(changes, f.name) is not None},
+            version=current.version + 1,
+            updated_at=utcnow(),
+        )
+        role = await role_of(session, caller.user_id, current.workspace_id)
+        if not may_write(caller.user_id, role, new.created_by, new.visibility):
+            raise PermissionDenied("only its creator may make a snippet private")
+        try:
+            async with session.begin_nested():
+                result = await session.execute(
+                    update(Snippet)
+                    .where(Snippet.id == snippet_id, Snippet.version == current.version)
+                    .values({k: v for k, v in _columns(new).items() if k not in ("id", "created_at", "created_by")})
+                )
+        except IntegrityError:
+            raise Conflict(f"the slug {new.slug!r} is already used in this workspace: choose another") from None
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            await _append_version(session, caller, new, message)
+            changed = sorted(f.name for f in fields(changes) if getattr(changes, f.name) is not None)
+            await audit.record(
+                session,
+                caller,
+                action,
+                workspace_id=new.workspace_id,
+                target=str(snippet_id),
+                version=new.version,
+                changed=changed,
+            )
+            return new
+        # Changed by someone else since we read it: read again (and report it, if a version was expected).
+    raise Conflict("the snippet keeps changing under this save: try again")
+
+
+async def remove(session: AsyncSession, caller: Caller, snippet_id: uuid.UUID) -> SnippetView:
+    current = await get(session, caller.user_id, snippet_id)
+    if not current.can_edit:
+        raise PermissionDenied("only its creator or an owner of its workspace may delete this snippet")
+    await session.execute(delete(Snippet).where(Snippet.id == snippet_id))
+    await audit.record(
+        session, caller, "snippet.delete", workspace_id=current.workspace_id, target=str(snippet_id), slug=current.slug
+    )
+    return current
+
+
+def _columns(view: SnippetView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "workspace_id": view.workspace_id,
+        "created_by": view.created_by,
+        "slug": view.slug,
+        "title": view.title,
+        "description": view.description,
+        "body": view.body,
+        "tags": view.tags,
+        "visibility": view.visibility,
+        "variables": view.variables,
+        "version": view.version,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+    }
+
+
+async def _append_version(session: AsyncSession, caller: Caller, view: SnippetView, message: str) -> None:
+    await session.execute(
+        insert(SnippetVersion).values(
+            snippet_id=view.id,
+            version=view.version,
+            workspace_id=view.workspace_id,
+            title=view.title,
+            description=view.description,
+            body=view.body,
+            tags=view.tags,
+            visibility=view.visibility,
+            variables=view.variables,
+            author_id=caller.user_id,
+            message=message,
+            created_at=view.updated_at,
+        )
+    )

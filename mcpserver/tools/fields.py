@@ -1,0 +1,61 @@
+"""Argument checks shared by the tools, each failing with the field and the reason."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from mcpserver.errors import InvalidArgument
+
+Visibility = Literal["private", "workspace", "public"]
+Role = Literal["owner", "member"]
+
+WorkspaceId = Annotated[uuid.UUID, Field(description="Workspace id (UUID), from list_workspaces")]
+SnippetId = Annotated[uuid.UUID, Field(description="Snippet id (UUID), from list_snippets")]
+UserId = Annotated[uuid.UUID, Field(description="User id (UUID) of a member, from list_members")]
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 40
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def text(field: str, value: str, *, required: bool = True) -> str:
+    """Surrounding whitespace removed; an empty required value is an error."""
+    value = value.strip()
+    if required and not value:
+        raise InvalidArgument(field, "must not be empty")
+    return value
+
+
+def tags(values: list[str]) -> list[str]:
+    """Lower-cased, trimmed, without duplicates, order kept."""
+    result: list[str] = []
+    for raw in values:
+        tag = " ".join(raw.strip().lower().split())
+        if not tag:
+            raise InvalidArgument("tags", "a tag must not be empty")
+        if len(tag) > MAX_TAG_LENGTH:
+            raise InvalidArgument("tags", f"a tag has at most {MAX_TAG_LENGTH} characters")
+        if tag not in result:
+            result.append(tag)
+    if len(result) > MAX_TAGS:
+        raise InvalidArgument("tags", f"at most {MAX_TAGS} tags")
+    return result
+
+
+def slug(value: str) -> str:
+    value = value.strip()
+    if not SLUG.match(value) or len(value) > 80:
+        raise InvalidArgument("slug", "lower-case letters and digits joined by single hyphens, at most 80 characters")
+    return value
+
+
+def email(value: str) -> str:
+    value = value.strip().lower()
+    if not EMAIL.match(value) or len(value) > 320:
+        raise InvalidArgument("email", "not an email address")
+    return value

@@ -27,6 +27,7 @@ from authserver.endpoints.revocation import revoke
 from authserver.endpoints.token import token
 from authserver.keys import SigningKeys
 from authserver.middleware import DefaultHeadersMiddleware, PathCORSMiddleware
+from authserver.openapi import openapi
 from authserver.sessions import Cookies
 from authserver.tokens import TokenIssuer
 from authserver.web.account import ROUTES as account_routes
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         Route("/healthz", healthz),
+        Route("/openapi.json", openapi),
         *(Route(path, metadata) for path in METADATA_PATHS),
         Route("/jwks", jwks),
         Route("/register", register, methods=["POST"]),

@@ -11,7 +11,8 @@ here and in ``grants/``:
 - every authorization response, errors included, carries ``iss`` (RFC 9207);
 - tokens come from :class:`authserver.tokens.TokenIssuer` (``aud`` = the RFC 8707 resource);
 - clients are looked up with the unused-registration expiry and the operator's native schemes;
-- error descriptions never echo request values (Authlib's may, and then fail on a quote).
+- error descriptions never echo request values (Authlib's may, and then fail on a quote);
+- HTTP Basic credentials that are not UTF-8 fail client authentication (Authlib's decoding raises).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from authlib.oauth2 import AuthorizationServer, OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Payload
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import UnsupportedResponseTypeError
 from authlib.oauth2.rfc9207 import IssuerParameter
 from sqlalchemy.orm import Session
@@ -173,6 +175,16 @@ class Issuer(IssuerParameter):
 # The server --------------------------------------------------------------------------------
 
 
+def client_secret_basic(query_client: Any, request: OAuthRequest) -> Client | None:
+    """Authlib's ``client_secret_basic``, except that credentials which do not decode as UTF-8
+    fail authentication (401 ``invalid_client``) instead of raising out of the endpoint (a 500)."""
+    try:
+        client: Client | None = authenticate_client_secret_basic(query_client, request)
+    except UnicodeDecodeError:
+        return None
+    return client
+
+
 class AuthServer(AuthorizationServer):
     """Authlib's authorization server bound to one request's database session."""
 
@@ -185,6 +197,7 @@ class AuthServer(AuthorizationServer):
         )
         self.register_grant(RefreshTokenGrant)
         self.register_extension(Issuer(ctx.settings.issuer_url))
+        self.register_client_auth_method("client_secret_basic", client_secret_basic)
 
     # Authlib's framework hooks
 

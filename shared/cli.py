@@ -1,8 +1,9 @@
-"""`shared-skills`: operations that span both servers, starting with `up`.
+"""`shared-skills`: operations that span both servers: `up`, `backup` and `restore`.
 
 `up` is the quickstart: it prepares the data directory and database, creates the first
 account on a fresh database, and runs both servers as child processes until Ctrl-C.
 It drives the servers through their own entry points, as an operator would.
+`backup` and `restore` copy the whole database (:mod:`shared.backup`, docs/backups.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
+from typing import Annotated
 
 import httpx
 import typer
@@ -22,8 +25,10 @@ from rich.panel import Panel
 from sqlalchemy import func, select
 
 from shared.db import make_engine
+from shared.library_io.commands import export_command, import_command
 from shared.models import User
 from shared.settings import Settings, get_settings
+from shared.sync_skills import sync_skills_command
 
 cli = typer.Typer(help="shared-skills: a team library of prompts and snippets over MCP.", add_completion=False)
 console = Console(stderr=True)
@@ -154,9 +159,57 @@ def up(
     raise typer.Exit(exit_code)
 
 
+@cli.command()
+def backup(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="File to write. Default: skills-<UTC time>.<sqlite3|dump> in the backup directory."
+        ),
+    ] = None,
+) -> None:
+    """Back up the whole database, consistently, while the servers run."""
+    from shared import backup as backups
+
+    settings = get_settings()
+    try:
+        target = output or backups.default_output(settings)
+        console.print(f"Backing up the database to {target} …", soft_wrap=True)
+        outcome = backups.backup(settings, target)
+    except backups.BackupError as error:
+        console.print(f"[red]Backup failed:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    out.print(f"backup written: {', '.join(map(str, outcome.files))} ({outcome.summary})", soft_wrap=True)
+
+
+@cli.command()
+def restore(
+    source: Annotated[Path, typer.Argument(help="A file written by `shared-skills backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a database that is not empty (stop the servers first).")
+    ] = False,
+) -> None:
+    """Restore a backup into the configured database (empty unless --force), then run `authserver db upgrade`."""
+    from shared import backup as backups
+
+    settings = get_settings()
+    console.print(f"Restoring {source} …", soft_wrap=True)
+    try:
+        outcome = backups.restore(settings, source, force=force)
+    except backups.BackupError as error:
+        console.print(f"[red]Restore failed:[/red] {error}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    out.print(f"restored: {outcome.summary}. Next: `authserver db upgrade`, then start the servers.", soft_wrap=True)
+
+
 def _local(host: str) -> str:
     """Where to reach a server bound to ``host`` from this machine."""
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)  # noqa: S104
+
+
+cli.command("export")(export_command)
+cli.command("import")(import_command)
+cli.command("sync-skills")(sync_skills_command)
 
 
 def main() -> None:

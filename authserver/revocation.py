@@ -51,9 +51,15 @@ def revoke_grant(db: Session, user_id: uuid.UUID, client_id: str, now: datetime 
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
+    # Only unredeemed codes: a redeemed one is already worthless, and leaving its row alone
+    # keeps concurrent replays of it (each waiting on that row) from deadlocking with us.
     db.execute(
         delete(AuthorizationCode)
-        .where(AuthorizationCode.user_id == user_id, AuthorizationCode.client_id == client_id)
+        .where(
+            AuthorizationCode.user_id == user_id,
+            AuthorizationCode.client_id == client_id,
+            AuthorizationCode.used_at.is_(None),
+        )
         .execution_options(synchronize_session=False)
     )
     return not_before
@@ -87,7 +93,7 @@ def revoke_all_for_user(
     )
     db.execute(
         delete(AuthorizationCode)
-        .where(AuthorizationCode.user_id == user_id)
+        .where(AuthorizationCode.user_id == user_id, AuthorizationCode.used_at.is_(None))
         .execution_options(synchronize_session=False)
     )
     end_browser_sessions(db, user_id, keep_session_hash)

@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     db_auth_password: str | None = Field(default=None, description="Password set on the auth role by migrations.")
     db_mcp_password: str | None = Field(default=None, description="Password set on the MCP role by migrations.")
     db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
+    backup_database_url: str | None = Field(
+        default=None,
+        description=(
+            "Database URL `shared-skills backup` dumps Postgres with: a role that bypasses row-level security "
+            "(superuser or BYPASSRLS), or the dump silently misses rows; see docs/backups.md. Default: database_url."
+        ),
+    )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Directory of backups made without `--output`. Default: `backups` in the data directory.",
+    )
 
     issuer_url: str = Field(
         default="http://127.0.0.1:9000",
@@ -94,6 +105,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Origins the MCP server accepts from browsers. Default: the resource URL's origin.",
     )
+    forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description=(
+            'Addresses or networks of your own reverse proxies (JSON list, e.g. `["172.16.0.0/12"]`). Only on '
+            "connections from these do both servers take the client address and scheme from `X-Forwarded-For` "
+            "and `X-Forwarded-Proto`. Default: none, the headers are ignored. The URLs the servers publish "
+            "always come from issuer_url and resource_url, never from request headers."
+        ),
+    )
 
     key_encryption_key: str | None = Field(
         default=None,
@@ -109,7 +129,7 @@ class Settings(BaseSettings):
     signing_alg: Literal["ES256", "RS256", "EdDSA"] = Field(
         default="RS256", description="JWS algorithm of access tokens (RS256 verifies fastest here)."
     )
-    access_token_ttl: int = Field(default=3600, ge=60, description="Access token lifetime in seconds.")
+    access_token_ttl: int = Field(default=3600, ge=10, description="Access token lifetime in seconds.")
     refresh_token_ttl: int = Field(default=30 * 86400, ge=3600, description="Refresh token idle lifetime in seconds.")
     authorization_code_ttl: int = Field(
         default=300, ge=30, le=600, description="Authorization code lifetime in seconds."
@@ -188,6 +208,14 @@ class Settings(BaseSettings):
     rate_limit_writes_per_minute: int = Field(
         default=30, ge=1, description="Write calls (saving, sharing, deleting, managing members) per user and minute."
     )
+    idempotency_key_seconds: int = Field(
+        default=86400,
+        ge=60,
+        description=(
+            "How long the MCP server remembers a save_snippet idempotency key: a retry with the same key and "
+            "arguments within this time returns the first result instead of saving again."
+        ),
+    )
     log_endpoint: str | None = Field(
         default=None,
         description=(
@@ -213,8 +241,8 @@ class Settings(BaseSettings):
         default=50,
         ge=1,
         description=(
-            "Failed sign-ins per client address within login_throttle_window. Behind a proxy, run "
-            "`authserver serve --proxy-headers` or every client shares the proxy's address."
+            "Failed sign-ins per client address within login_throttle_window. Behind a proxy, list it in "
+            "forwarded_allow_ips or every client shares the proxy's address."
         ),
     )
     login_throttle_window: int = Field(
@@ -242,6 +270,14 @@ class Settings(BaseSettings):
     @cached_property
     def admin_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'skills.db').resolve()}"
+
+    @property
+    def backup_db_url(self) -> str:
+        return self.backup_database_url or self.admin_database_url
+
+    @property
+    def backups_path(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
 
     @property
     def auth_db_url(self) -> str:

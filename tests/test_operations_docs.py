@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import ipaddress
 import json
 import re
 import shutil
@@ -270,6 +271,14 @@ def test_caddyfile_proxies_each_name_to_its_server_and_hides_metrics() -> None:
 def test_caddyfile_defaults_are_the_example_hosts() -> None:
     caddy = require_tool("caddy", "caddy")
     assert set(caddy_routes(caddy, {})) == set(example_hosts())
+
+
+def test_both_servers_trust_forwarded_headers_only_from_the_compose_networks() -> None:
+    for name in ("authserver", "mcpserver"):
+        value = COMPOSE["services"][name]["environment"]["SKILLS_FORWARDED_ALLOW_IPS"]
+        allowed = Settings(forwarded_allow_ips=json.loads(value)).forwarded_allow_ips
+        assert allowed and "*" not in allowed, name
+        assert all(ipaddress.ip_network(network).is_private for network in allowed), name
 
 
 # Image -------------------------------------------------------------------------------------

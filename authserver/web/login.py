@@ -47,7 +47,7 @@ class LoginAttempt:
 
 
 def client_address(request: Request) -> str:
-    """The peer's address (the proxy's, unless ``serve --proxy-headers`` trusts it to forward ours)."""
+    """The peer's address (the proxy's, unless SKILLS_FORWARDED_ALLOW_IPS trusts it to forward ours)."""
     return request.client.host if request.client else "unknown"
 
 

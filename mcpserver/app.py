@@ -19,12 +19,13 @@ from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mcpserver import resources
+from mcpserver import completion, prompts, resources
 from mcpserver.auth import JWKSCache, JWTVerifier
 from mcpserver.browsers import HostOriginGuard, transport_security, with_cors
 from mcpserver.calls import CallMiddleware
@@ -36,16 +37,19 @@ from mcpserver.logshipping import LogShipper
 from mcpserver.metadata import metadata_routes
 from mcpserver.ratelimit import RateLimiter
 from mcpserver.revocation import RevocationCheck
+from mcpserver.skills.extension import SkillsExtension
 from mcpserver.tools import TOOL_BUCKETS, TOOL_SCOPES, register_all
 from shared.db import async_session_factory
 from shared.settings import Settings, get_settings
 
 INSTRUCTIONS = (
     "shared-skills is your team's library of prompts and snippets. "
-    "list_workspaces shows where you can save and read; list_snippets finds snippets (summaries, newest "
-    "first, paginated); get_snippet reads one; save_snippet creates or updates one (pass expected_version "
-    "when updating). Errors start with their kind: not found, permission denied, invalid <field>, "
-    "conflict, rate limited."
+    "list_workspaces shows where you can save and read; search_snippets finds snippets by words (best match "
+    "first) and list_snippets lists them (newest first); get_snippet reads one (any version); render_snippet "
+    "fills in its {{variables}}; save_snippet creates or updates one (pass expected_version when updating, "
+    "and an idempotency_key to retry safely); list_snippet_versions, diff_snippet_versions and "
+    "restore_snippet_version work with its history. Every snippet is also a prompt. Errors start with their "
+    "kind: not found, permission denied, invalid <field>, conflict, rate limited."
 )
 
 PRIVATE = CacheHint(ttl_ms=0, scope="private")
@@ -77,15 +81,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sessions, {"read": settings.rate_limit_reads_per_minute, "write": settings.rate_limit_writes_per_minute}
     )
 
+    skills = SkillsExtension(context)  # the library as Agent Skills (SEP-2640)
     server = MCPServer(
         name="shared-skills",
         instructions=INSTRUCTIONS,
         version="0.1.0",
         cache_hints=CACHE_HINTS,  # type: ignore[arg-type]
         middleware=[CallMiddleware(limiter, TOOL_BUCKETS)],
+        subscriptions=context.changes,  # subscriptions/listen streams, per user (mcpserver.changes)
+        extensions=[skills],
     )
     register_all(server, context)
-    resources.register(server, context)
+    resources.register(server, context, readers={"skill": skills.read_resource})
+    prompts.register(server, context)
+    completion.register(server, context)
     security = transport_security(settings)
     server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security)
     gate = BearerGate(
@@ -118,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await _check_search_index(engine)
         shipper = LogShipper(settings.log_endpoint) if settings.log_endpoint else None
         if shipper is not None:
             shipper.start()
@@ -142,3 +152,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(mcp_path + "/", endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _check_search_index(engine: AsyncEngine) -> None:
+    """Warn when Postgres cannot use the search index under RLS (see migration 0004): a restored
+    database loses the LEAKPROOF mark on ``tsvector @@ tsquery``, and search still works, slowly."""
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        async with engine.connect() as conn:
+            leakproof = await conn.scalar(
+                text("select proleakproof from pg_proc where oid = 'ts_match_vq(tsvector,tsquery)'::regprocedure")
+            )
+    except Exception:
+        return  # the database is not up yet: /readyz says so
+    if not leakproof:
+        logging.getLogger("mcpserver").warning(
+            "mcp.search_index_unused: ts_match_vq is not LEAKPROOF in this database, so searches under row-level "
+            "security scan the whole snippets table; as a superuser run: alter function "
+            "pg_catalog.ts_match_vq(tsvector, tsquery) leakproof"
+        )

@@ -3,9 +3,9 @@
 An SDK server middleware, so it sees each JSON-RPC request of both protocol eras after
 the gate has authenticated it, with the method and the tool name, and the outcome.
 
-Rate limits: a tool call or resource read over its bucket's limit does not run; a tool
-call answers with a tool error the model can act on ("rate limited: … retry in N s"),
-a resource request with a JSON-RPC error carrying ``retryAfterSeconds``.
+Rate limits: a tool call, resource, prompt or completion request over its bucket's limit
+does not run; a tool call answers with a tool error the model can act on ("rate limited:
+… retry in N s"), any other request with a JSON-RPC error carrying ``retryAfterSeconds``.
 
 The log: one ``mcp.call`` record per request with the user, the client, the JSON-RPC
 method, the tool (or resource URI), the outcome and the latency. Never arguments:
@@ -32,7 +32,20 @@ logger = logging.getLogger("mcpserver.calls")
 RATE_LIMITED = -32029
 """JSON-RPC error code (implementation-defined range) of a rate-limited resource request."""
 
-RESOURCE_METHODS = ("resources/list", "resources/read", "resources/templates/list")
+READ_METHODS = (
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "skills/list",
+    "skills/get",
+    "resources/directory/read",
+)
+"""Requests other than tool calls that count against the read bucket."""
+URI_METHODS = ("resources/read", "resources/directory/read", "skills/get")
+"""Requests whose log target is the URI they name."""
 
 
 class CallMiddleware:
@@ -47,7 +60,9 @@ class CallMiddleware:
         caller = caller_or_none()
         params = ctx.params if isinstance(ctx.params, Mapping) else {}
         tool = params.get("name") if ctx.method == "tools/call" else None
-        target = params.get("uri") if ctx.method == "resources/read" else tool
+        target = params.get("uri") if ctx.method in URI_METHODS else tool
+        if ctx.method == "prompts/get":
+            target = params.get("name")
         outcome = "ok"
         try:
             bucket = self._bucket(ctx.method, tool)
@@ -87,7 +102,7 @@ class CallMiddleware:
     def _bucket(self, method: str, tool: object) -> str | None:
         if method == "tools/call":
             return self.tool_buckets.get(tool) if isinstance(tool, str) else None
-        return "read" if method in RESOURCE_METHODS else None
+        return "read" if method in READ_METHODS else None
 
 
 def _is_tool_error(result: HandlerResult) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from mcpserver.changes import ChangeFeed
 from shared.db import user_transaction
 from shared.settings import Settings
 
@@ -46,6 +47,7 @@ def current_caller() -> Caller:
 class AppContext:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    changes: ChangeFeed = field(default_factory=ChangeFeed)
 
     @asynccontextmanager
     async def transaction(self, caller: Caller) -> AsyncIterator[AsyncSession]:

@@ -41,7 +41,7 @@ def scopes_for_call(message: object, tool_scopes: Mapping[str, tuple[str, ...]])
         params = message.get("params")
         name = params.get("name") if isinstance(params, dict) else None
         return set(tool_scopes.get(name, ())) if isinstance(name, str) else set()
-    if isinstance(method, str) and method.split("/")[0] in ("resources", "prompts", "completion"):
+    if isinstance(method, str) and method.split("/")[0] in ("resources", "prompts", "completion", "skills"):
         return set(READ)
     return set()
 

@@ -1,6 +1,7 @@
-"""MCP resources: ``workspace://{id}``, ``workspace://{id}/snippets`` and ``snippet://{id}``.
+"""MCP resources: ``workspace://{id}``, ``workspace://{id}/snippets``, ``snippet://{id}`` and
+``snippet://{id}/versions/{n}``.
 
-The three are published as resource templates; ``resources/list`` also names the
+The four are published as resource templates; ``resources/list`` also names the
 concrete resources the caller can read (their workspaces, then the snippets they can
 read, newest change first), paginated with opaque cursors. ``MCPServer`` only serves a
 fixed, single-page list, so the three methods get low-level handlers here. Results are
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +40,7 @@ from mcp_types import (
 from mcpserver import cursors
 from mcpserver.context import AppContext, current_caller
 from mcpserver.errors import NotFound
-from mcpserver.repository import members
+from mcpserver.repository import members, versions
 from mcpserver.repository import snippets as snippet_repo
 from mcpserver.repository import workspaces as workspace_repo
 from mcpserver.tools.snippets import encode_position, summary_out
@@ -47,6 +49,10 @@ PAGE_SIZE = 100
 WORKSPACE = re.compile(r"^workspace://([0-9a-fA-F-]{36})$")
 WORKSPACE_SNIPPETS = re.compile(r"^workspace://([0-9a-fA-F-]{36})/snippets$")
 SNIPPET = re.compile(r"^snippet://([0-9a-fA-F-]{36})$")
+SNIPPET_VERSION = re.compile(r"^snippet://([0-9a-fA-F-]{36})/versions/([0-9]{1,9})$")
+
+ResourceReader = Callable[[str], Awaitable[ReadResourceResult]]
+"""Reads one URI of another scheme for the current caller (``register(readers=…)``)."""
 
 TEMPLATES = [
     ResourceTemplate(
@@ -70,11 +76,23 @@ TEMPLATES = [
         description="The body of a snippet you can read (Markdown).",
         mime_type="text/markdown",
     ),
+    ResourceTemplate(
+        uri_template="snippet://{id}/versions/{n}",
+        name="snippet-version",
+        title="Snippet version",
+        description="The body of a snippet you can read as it was at version n (Markdown; versions never change).",
+        mime_type="text/markdown",
+    ),
 ]
 
 
-def register(server: MCPServer, app: AppContext) -> None:
-    """Replace the SDK's single-page resource handlers with per-user, paginated ones."""
+def register(server: MCPServer, app: AppContext, *, readers: Mapping[str, ResourceReader] | None = None) -> None:
+    """Replace the SDK's single-page resource handlers with per-user, paginated ones.
+
+    ``readers`` serve other URI schemes (``{"skill": …}``, ``mcpserver.skills``); they raise
+    the same errors as the reads here.
+    """
+    by_scheme = dict(readers or {})
 
     async def list_templates(
         ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
@@ -93,7 +111,8 @@ def register(server: MCPServer, app: AppContext) -> None:
     async def read_resource(ctx: ServerRequestContext[Any], params: ReadResourceRequestParams) -> ReadResourceResult:
         uri = str(params.uri)
         try:
-            return await _read(app, uri)
+            reader = by_scheme.get(uri.partition("://")[0])
+            return await (reader(uri) if reader is not None else _read(app, uri))
         except ToolError as exc:
             raise MCPError(INVALID_PARAMS, str(exc), data={"uri": uri}) from None
 
@@ -123,7 +142,7 @@ async def _list(app: AppContext, cursor: str | None) -> ListResourcesResult:
                 )
             after_snippet = None
         else:
-            after_snippet = _snippet_position(position) if position else None
+            after_snippet = snippet_position(position) if position else None
         room = PAGE_SIZE - len(resources)
         if room == 0:  # the page is full of workspaces; snippets start on the next one
             return ListResourcesResult(resources=resources, next_cursor=cursors.encode("s", []))
@@ -142,7 +161,8 @@ def _position_id(position: list[Any]) -> uuid.UUID:
         raise cursors.InvalidCursor("not a cursor from this server") from exc
 
 
-def _snippet_position(position: list[Any]) -> snippet_repo.Position:
+def snippet_position(position: list[Any]) -> snippet_repo.Position:
+    """A newest-first keyset position from a cursor (``InvalidCursor`` if it is not one)."""
     try:
         return snippet_repo.Position(datetime.fromisoformat(str(position[0])), uuid.UUID(str(position[1])))
     except (ValueError, IndexError) as exc:
@@ -184,6 +204,10 @@ async def _read(app: AppContext, uri: str) -> ReadResourceResult:
         if match := SNIPPET.match(uri):
             view = await snippet_repo.get(session, caller.user_id, _uuid(match.group(1), "snippet"))
             return _text(uri, view.body, "text/markdown")
+        if match := SNIPPET_VERSION.match(uri):
+            view = await snippet_repo.get(session, caller.user_id, _uuid(match.group(1), "snippet"))
+            version = await versions.get_version(session, view, int(match.group(2)))
+            return _text(uri, version.body, "text/markdown")
         if match := WORKSPACE.match(uri):
             space = await workspace_repo.get_for(session, caller.user_id, _uuid(match.group(1), "workspace"))
             people = await members.list_members(session, caller, space.id)

@@ -13,7 +13,7 @@ from logging.config import fileConfig
 from alembic import context
 
 from shared.db import backend_of, make_engine, sync_url
-from shared.models import Base
+from shared.models import Base, maintained_by_migrations
 from shared.schema import create_sqlite_directory
 from shared.settings import Settings, get_settings
 
@@ -30,6 +30,11 @@ url: str = config.attributes.get("url") or sync_url(settings.admin_database_url)
 # SQLite cannot ALTER most things in place: batch mode rebuilds the table instead.
 render_as_batch = backend_of(url) == "sqlite"
 target_metadata = Base.metadata
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Autogenerate leaves alone what only the migrations manage (the full-text search structures)."""
+    return not maintained_by_migrations(name, type_)
 
 
 def run_migrations_offline() -> None:
@@ -50,7 +55,12 @@ def run_migrations_online() -> None:
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as connection:
-            context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=render_as_batch)
+            context.configure(
+                connection=connection,
+                target_metadata=target_metadata,
+                render_as_batch=render_as_batch,
+                include_object=include_object,
+            )
             with context.begin_transaction():
                 context.run_migrations()
     finally:

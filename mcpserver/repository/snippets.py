@@ -27,10 +27,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpserver.context import Caller
-from mcpserver.errors import Conflict, NotFound, PermissionDenied
+from mcpserver.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from mcpserver.repository import audit
 from mcpserver.repository.workspaces import role_of, slugify
 from shared.models import Snippet, SnippetVersion, WorkspaceMember, utcnow
+from shared.variables import Variable, VariableError, declare, placeholders
 
 _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
@@ -97,6 +98,8 @@ class Changes:
     tags: list[str] | None = None
     visibility: str | None = None
     slug: str | None = None
+    variables: list[Variable] | None = None
+    """Declared variables; None infers them from the body, keeping earlier declarations still in use."""
 
 
 def readable_by(user_id: uuid.UUID) -> ColumnElement[bool]:
@@ -126,7 +129,7 @@ async def list_visible(
     if filters.mine:
         query = query.where(Snippet.created_by == user_id)
     if filters.tags:
-        query = _with_tags(session, query, filters.tags)
+        query = with_tags(session, query, filters.tags)
     if after is not None:
         query = query.where(
             or_(
@@ -140,7 +143,7 @@ async def list_visible(
     return page, (Position(page[-1].updated_at, page[-1].id) if more and page else None)
 
 
-def _with_tags(session: AsyncSession, query: _Query, tags: tuple[str, ...]) -> _Query:
+def with_tags(session: AsyncSession, query: _Query, tags: tuple[str, ...]) -> _Query:
     """Only snippets carrying every one of ``tags``."""
     if session.get_bind().dialect.name == "postgresql":
         return query.where(type_coerce(Snippet.tags, JSONB).contains(list(tags)))
@@ -181,10 +184,12 @@ async def create(
     visibility: str,
     slug: str | None,
     message: str,
+    variables: list[Variable] | None = None,
 ) -> SnippetView:
     """A new snippet, version 1; members only. A chosen slug must be free; a derived one gets a suffix."""
     if await role_of(session, caller.user_id, workspace_id) is None:
         raise NotFound("workspace")
+    declared = _declare(body, variables, [])
     now = utcnow()
     snippet_id = uuid.uuid4()
     view = SnippetView(
@@ -200,7 +205,7 @@ async def create(
         created_at=now,
         updated_at=now,
         body=body,
-        variables=[],
+        variables=declared,
         can_edit=True,
     )
     for attempt in range(5):
@@ -245,10 +250,16 @@ async def change(
             )
         new = replace(
             current,
-            **{f.name: getattr(changes, f.name) for f in fields(changes) if getattr(changes, f.name) is not None},
+            **{
+                f.name: getattr(changes, f.name)
+                for f in fields(changes)
+                if getattr(changes, f.name) is not None and f.name != "variables"
+            },
             version=current.version + 1,
             updated_at=utcnow(),
         )
+        if changes.body is not None or changes.variables is not None:
+            new = replace(new, variables=_declare(new.body, changes.variables, current.variables))
         role = await role_of(session, caller.user_id, current.workspace_id)
         if not may_write(caller.user_id, role, new.created_by, new.visibility):
             raise PermissionDenied("only its creator may make a snippet private")
@@ -287,6 +298,20 @@ async def remove(session: AsyncSession, caller: Caller, snippet_id: uuid.UUID) -
         session, caller, "snippet.delete", workspace_id=current.workspace_id, target=str(snippet_id), slug=current.slug
     )
     return current
+
+
+def _declare(body: str, declared: list[Variable] | None, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The variables stored with ``body`` (``shared.variables.declare``), as JSON."""
+    try:
+        result = declare(body, declared, [Variable.from_dict(v) for v in previous])
+    except VariableError as exc:
+        field_name = "variables" if declared is not None and not _bad_placeholders(body) else "body"
+        raise InvalidArgument(field_name, str(exc)) from None
+    return [v.as_dict() for v in result]
+
+
+def _bad_placeholders(body: str) -> bool:
+    return bool(placeholders(body)[1])
 
 
 def _columns(view: SnippetView) -> dict[str, Any]:

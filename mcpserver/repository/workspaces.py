@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpserver.context import Caller
 from mcpserver.errors import NotFound
+from mcpserver.prompt_names import FOREIGN_WORKSPACE
 from mcpserver.repository import audit
 from shared.models import Workspace, WorkspaceMember
 
@@ -77,6 +78,8 @@ async def get_for(session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.
 async def create(session: AsyncSession, caller: Caller, name: str) -> WorkspaceView:
     """Create a workspace owned by the caller; a taken slug gets a short random suffix."""
     base = slugify(name)
+    if FOREIGN_WORKSPACE.match(base):  # that shape names other people's workspaces in prompt names
+        base += "-team"
     for attempt in range(5):
         slug = base if attempt == 0 else f"{base[:53]}-{secrets.token_hex(3)}"
         workspace_id = uuid.uuid4()

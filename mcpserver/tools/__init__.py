@@ -5,9 +5,17 @@ from __future__ import annotations
 from mcp.server.mcpserver import MCPServer
 
 from mcpserver.context import AppContext
-from mcpserver.tools import members, snippets, workspaces
+from mcpserver.tools import members, render, search, skill_files, snippets, versions, workspaces
 
-TOOL_SCOPES: dict[str, tuple[str, ...]] = {**workspaces.SCOPES, **members.SCOPES, **snippets.SCOPES}
+TOOL_SCOPES: dict[str, tuple[str, ...]] = {
+    **workspaces.SCOPES,
+    **members.SCOPES,
+    **snippets.SCOPES,
+    **versions.SCOPES,
+    **search.SCOPES,
+    **render.SCOPES,
+    **skill_files.SCOPES,
+}
 """Scopes each tool needs; the gate answers 403 naming them when a token lacks one."""
 
 TOOL_BUCKETS: dict[str, str] = {
@@ -20,3 +28,7 @@ def register_all(server: MCPServer, app: AppContext) -> None:
     workspaces.register(server, app)
     members.register(server, app)
     snippets.register(server, app)
+    versions.register(server, app)
+    search.register(server, app)
+    render.register(server, app)
+    skill_files.register(server, app)

@@ -59,3 +59,10 @@ def email(value: str) -> str:
     if not EMAIL.match(value) or len(value) > 320:
         raise InvalidArgument("email", "not an email address")
     return value
+
+
+def idempotency_key(value: str) -> str:
+    value = value.strip()
+    if not value or not value.isprintable():
+        raise InvalidArgument("idempotency_key", "a non-empty printable string (a random UUID is a good key)")
+    return value

@@ -1,4 +1,8 @@
-"""Tools for snippets: list, get, save (create or update), share, delete."""
+"""Tools for snippets: list, get (any version), save (create or update), share, delete.
+
+Every write tells the users whose prompt and resource lists it changed
+(``mcpserver.changes``), after its transaction has committed.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,17 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcpserver import cursors
+from mcpserver import changes, cursors
 from mcpserver.context import AppContext, current_caller
 from mcpserver.errors import InvalidArgument, PermissionDenied
+from mcpserver.repository import idempotency, versions
 from mcpserver.repository import snippets as repo
 from mcpserver.tools import fields
 from mcpserver.tools.fields import SnippetId, Visibility
 from mcpserver.tools.results import answer
+from shared.variables import Variable
 
 SCOPES: dict[str, tuple[str, ...]] = {
     "list_snippets": ("snippets:read",),
@@ -50,12 +57,27 @@ class SnippetPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor (with the same filters) for the next page")
 
 
+class VariableIn(BaseModel):
+    name: str = Field(description="As in {{name}}: a letter, then letters, digits or underscores", max_length=64)
+    description: str = Field(default="", description="What to fill in", max_length=500)
+    required: bool = Field(default=True, description="Must be given when rendering (unless it has a default)")
+    default: str | None = Field(default=None, description="Used when no value is given", max_length=10_000)
+
+
+class VariableOut(BaseModel):
+    name: str
+    description: str
+    required: bool
+    default: str | None
+
+
 class SnippetOut(SnippetSummaryOut):
-    body: str = Field(description="The snippet itself (Markdown)")
+    body: str = Field(description="The snippet itself (Markdown); {{name}} marks a variable")
     created_at: str
     created_by: str | None = Field(description="User id of its creator")
-    variables: list[dict[str, Any]]
+    variables: list[VariableOut] = Field(description="Its {{variables}}: fill them with render_snippet")
     can_edit: bool = Field(description="You may change, share and delete it")
+    latest_version: int = Field(description="Its newest version (differs from version when you asked for an older one)")
 
 
 class Deleted(BaseModel):
@@ -78,14 +100,43 @@ def summary_out(view: repo.SnippetSummary, me: uuid.UUID) -> SnippetSummaryOut:
     )
 
 
-def snippet_out(view: repo.SnippetView, me: uuid.UUID) -> SnippetOut:
+def snippet_out(view: repo.SnippetView, me: uuid.UUID, latest_version: int | None = None) -> SnippetOut:
     return SnippetOut(
         **summary_out(view, me).model_dump(),
         body=view.body,
         created_at=view.created_at.isoformat(),
         created_by=str(view.created_by) if view.created_by else None,
-        variables=view.variables,
+        variables=[VariableOut(**Variable.from_dict(v).as_dict()) for v in view.variables],
         can_edit=view.can_edit,
+        latest_version=latest_version or view.version,
+    )
+
+
+def declared(variables: list[VariableIn] | None) -> list[Variable] | None:
+    if variables is None:
+        return None
+    return [Variable(v.name.strip(), v.description.strip(), v.required, v.default) for v in variables]
+
+
+async def at_version(session: AsyncSession, me: uuid.UUID, snippet_id: uuid.UUID, version: int) -> SnippetOut:
+    """The snippet as it was at ``version``, in the shape of get_snippet."""
+    current = await repo.get(session, me, snippet_id)
+    if version == current.version:
+        return snippet_out(current, me)
+    past = await versions.get_version(session, current, version)
+    return snippet_out(versions.as_of(current, past), me, latest_version=current.version)
+
+
+async def announce(app: AppContext, audience: changes.Audience, snippet_id: uuid.UUID, *, updated: bool) -> None:
+    """Tell the listening users in ``audience`` that their lists (and this snippet) changed."""
+    await app.changes.notify(audience, changes.snippet_events(snippet_id, updated=updated))
+
+
+async def audience_of(
+    app: AppContext, session: AsyncSession, view: repo.SnippetSummary, *visibilities: str
+) -> changes.Audience:
+    return await changes.snippet_audience(
+        session, app.changes, view.workspace_id, view.created_by, {view.visibility, *visibilities}
     )
 
 
@@ -153,8 +204,11 @@ def register(server: MCPServer, app: AppContext) -> None:
         id: Annotated[uuid.UUID | None, Field(description="Snippet id")] = None,
         workspace_id: Annotated[uuid.UUID | None, Field(description="Or: its workspace id, with slug")] = None,
         slug: Annotated[str | None, Field(description="Its slug, with workspace_id")] = None,
+        version: Annotated[
+            int | None, Field(description="An earlier version (see list_snippet_versions); default the newest", ge=1)
+        ] = None,
     ) -> Annotated[CallToolResult, SnippetOut]:
-        """Get one snippet with its body: by id, or by workspace_id and slug."""
+        """Get one snippet with its body: by id, or by workspace_id and slug; optionally as it was at a version."""
         if id is None and (workspace_id is None or slug is None):
             raise InvalidArgument("id", "give id, or workspace_id and slug")
         caller = current_caller()
@@ -164,8 +218,14 @@ def register(server: MCPServer, app: AppContext) -> None:
             else:
                 assert workspace_id is not None and slug is not None
                 view = await repo.get_by_slug(session, caller.user_id, workspace_id, slug.strip())
-        heading = f"# {view.title}\n(id {view.id}, {view.visibility}, version {view.version})\n\n"
-        return answer(snippet_out(view, caller.user_id), heading + view.body)
+            if version is not None and version != view.version:
+                past = await versions.get_version(session, view, version)
+                out = snippet_out(versions.as_of(view, past), caller.user_id, latest_version=view.version)
+            else:
+                out = snippet_out(view, caller.user_id)
+        old = f", an old version: the newest is {out.latest_version}" if out.version != out.latest_version else ""
+        heading = f"# {out.title}\n(id {out.id}, {out.visibility}, version {out.version}{old})\n\n"
+        return answer(out, heading + out.body)
 
     @server.tool(
         title="Save a snippet",
@@ -194,12 +254,42 @@ def register(server: MCPServer, app: AppContext) -> None:
             ),
         ] = None,
         message: Annotated[str, Field(description="What changed (kept with the version)", max_length=500)] = "",
+        variables: Annotated[
+            list[VariableIn] | None,
+            Field(
+                description="Declare the body's {{variables}} (every one, each used); omit to infer them from "
+                "the body (required, keeping earlier descriptions)"
+            ),
+        ] = None,
+        idempotency_key: Annotated[
+            str | None,
+            Field(
+                description="A fresh random string per intended save: retrying with the same key and arguments "
+                "(after a lost answer) returns the first result instead of saving twice",
+                max_length=200,
+            ),
+        ] = None,
     ) -> Annotated[CallToolResult, SnippetOut]:
         """Create a snippet (workspace_id, title, body, and optionally description, tags, visibility, slug)
         or update one (id and only the fields that change; pass expected_version to avoid overwriting
-        someone else's change). Every save keeps the previous version.
+        someone else's change). Every save keeps the previous version. Write {{name}} in the body for a
+        variable (\\{{ for literal braces); render_snippet fills them in.
         """  # fmt: skip
         caller = current_caller()
+        key = fields.idempotency_key(idempotency_key) if idempotency_key is not None else None
+        arguments = {
+            "id": id,
+            "workspace_id": workspace_id,
+            "title": title,
+            "body": body,
+            "description": description,
+            "tags": tags,
+            "visibility": visibility,
+            "slug": slug,
+            "expected_version": expected_version,
+            "message": message,
+            "variables": [v.model_dump() for v in variables] if variables is not None else None,
+        }
         if id is None:
             if workspace_id is None:
                 raise InvalidArgument("workspace_id", "required to create a snippet (or give id to update one)")
@@ -207,37 +297,59 @@ def register(server: MCPServer, app: AppContext) -> None:
                 raise InvalidArgument("title" if title is None else "body", "required to create a snippet")
             if expected_version is not None:
                 raise InvalidArgument("expected_version", "only for updates (with id)")
-            async with app.transaction(caller) as session:
-                view = await repo.create(
-                    session,
-                    caller,
-                    workspace_id,
-                    title=fields.text("title", title),
-                    body=fields.text("body", body),
-                    description=(description or "").strip(),
-                    tags=fields.tags(tags or []),
-                    visibility=visibility or "workspace",
-                    slug=fields.slug(slug) if slug is not None else None,
-                    message=message.strip() or "created",
-                )
-            return answer(snippet_out(view, caller.user_id), f"Saved {view.title!r} (id {view.id}, version 1).")
-        if workspace_id is not None:
+            clean_title, clean_body = fields.text("title", title), fields.text("body", body)
+            new_tags, new_slug = fields.tags(tags or []), fields.slug(slug) if slug is not None else None
+        elif workspace_id is not None:
             raise InvalidArgument("workspace_id", "a snippet cannot move to another workspace; omit it when updating")
-        changes = repo.Changes(
-            title=fields.text("title", title) if title is not None else None,
-            body=fields.text("body", body) if body is not None else None,
-            description=description.strip() if description is not None else None,
-            tags=fields.tags(tags) if tags is not None else None,
-            visibility=visibility,
-            slug=fields.slug(slug) if slug is not None else None,
-        )
-        async with app.transaction(caller) as session:
-            view = await repo.change(
-                session, caller, id, changes, expected_version=expected_version, message=message.strip()
+        else:
+            update = repo.Changes(
+                title=fields.text("title", title) if title is not None else None,
+                body=fields.text("body", body) if body is not None else None,
+                description=description.strip() if description is not None else None,
+                tags=fields.tags(tags) if tags is not None else None,
+                visibility=visibility,
+                slug=fields.slug(slug) if slug is not None else None,
+                variables=declared(variables),
             )
-        return answer(
-            snippet_out(view, caller.user_id), f"Saved {view.title!r} (id {view.id}, version {view.version})."
-        )
+        audience: changes.Audience = ()
+        async with app.transaction(caller) as session:
+            done = None
+            if key is not None:
+                ttl = app.settings.idempotency_key_seconds
+                done = await idempotency.claim(session, caller, key, idempotency.fingerprint(arguments), ttl)
+            if done is not None:
+                out = await at_version(session, caller.user_id, done.snippet_id, done.version)
+            else:
+                if id is None:
+                    assert workspace_id is not None
+                    view = await repo.create(
+                        session,
+                        caller,
+                        workspace_id,
+                        title=clean_title,
+                        body=clean_body,
+                        description=(description or "").strip(),
+                        tags=new_tags,
+                        visibility=visibility or "workspace",
+                        slug=new_slug,
+                        message=message.strip() or "created",
+                        variables=declared(variables),
+                    )
+                else:
+                    view = await repo.change(
+                        session, caller, id, update, expected_version=expected_version, message=message.strip()
+                    )
+                if key is not None:
+                    await idempotency.remember(session, caller, key, idempotency.Done(view.id, view.version))
+                # A visibility change may hide it from people who could read it: tell them too.
+                audience = await audience_of(app, session, view, *(["public"] if visibility and id else []))
+                out = snippet_out(view, caller.user_id)
+        if done is not None:
+            return answer(
+                out, f"Already saved with this idempotency_key: {out.title!r} (id {out.id}, version {out.version})."
+            )
+        await announce(app, audience, uuid.UUID(out.id), updated=id is not None)
+        return answer(out, f"Saved {out.title!r} (id {out.id}, version {out.version}).")
 
     @server.tool(
         title="Share a snippet",
@@ -257,6 +369,7 @@ def register(server: MCPServer, app: AppContext) -> None:
             current = await repo.get(session, caller.user_id, id)
             if not current.can_edit:
                 raise PermissionDenied("only its creator or an owner of its workspace may share this snippet")
+            audience: changes.Audience = ()
             if current.visibility == visibility:
                 view = current
             else:
@@ -269,6 +382,8 @@ def register(server: MCPServer, app: AppContext) -> None:
                     message=f"visibility {current.visibility} → {visibility}",
                     action="snippet.share",
                 )
+                audience = await audience_of(app, session, view, current.visibility)
+        await announce(app, audience, view.id, updated=True)
         return answer(snippet_out(view, caller.user_id), f"{view.title!r} is now {view.visibility}.")
 
     @server.tool(
@@ -282,4 +397,6 @@ def register(server: MCPServer, app: AppContext) -> None:
         caller = current_caller()
         async with app.transaction(caller) as session:
             view = await repo.remove(session, caller, id)
+            audience = await audience_of(app, session, view)
+        await announce(app, audience, view.id, updated=True)
         return answer(Deleted(id=str(view.id)), f"Deleted {view.title!r}.")

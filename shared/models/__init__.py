@@ -2,7 +2,18 @@
 
 from shared.models.base import Base, utcnow
 from shared.models.identity import BrowserSession, LoginThrottle, User
-from shared.models.library import ROLES, VISIBILITIES, Invitation, Snippet, SnippetVersion, Workspace, WorkspaceMember
+from shared.models.library import (
+    ROLES,
+    VISIBILITIES,
+    IdempotencyKey,
+    Invitation,
+    Snippet,
+    SnippetFile,
+    SnippetVersion,
+    Workspace,
+    WorkspaceMember,
+    maintained_by_migrations,
+)
 from shared.models.oauth import (
     AuthorizationCode,
     AuthorizationRequest,
@@ -24,6 +35,7 @@ __all__ = [
     "BrowserSession",
     "Consent",
     "GrantRevocation",
+    "IdempotencyKey",
     "Invitation",
     "LoginThrottle",
     "OAuthClient",
@@ -31,9 +43,11 @@ __all__ = [
     "RefreshToken",
     "SigningKey",
     "Snippet",
+    "SnippetFile",
     "SnippetVersion",
     "User",
     "Workspace",
     "WorkspaceMember",
+    "maintained_by_migrations",
     "utcnow",
 ]

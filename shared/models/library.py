@@ -1,4 +1,4 @@
-"""The snippet library: workspaces, members, invitations, snippets and their versions."""
+"""The snippet library: workspaces, members, invitations, snippets, their versions and files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, CreatedAt, utcnow
@@ -100,3 +100,57 @@ class SnippetVersion(Base):
     author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SnippetFile(CreatedAt, Base):
+    """A supporting file of a snippet served as a skill (references, examples, templates).
+
+    Read and written with its snippet: whoever reads the snippet reads its files, whoever may
+    change it adds and removes them (the same Postgres policies, migration 0005). ``sha256``
+    and ``size`` describe ``content`` exactly, so a skill's manifest needs no file bodies.
+    """
+
+    __tablename__ = "snippet_files"
+
+    snippet_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("snippets.id", ondelete="CASCADE"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    media_type: Mapped[str] = mapped_column(String(127))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """A retry key of ``save_snippet``: the first successful save under (user, key), for a while.
+
+    ``request_hash`` fingerprints the arguments, so the same key with other arguments is
+    refused. The result is the version that save created (versions are immutable, so the
+    answer can be rebuilt from ``snippet_versions``); no foreign key to the snippet: a key
+    must keep meaning "already done" after the snippet is deleted.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    snippet_id: Mapped[uuid.UUID | None]
+    version: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+SEARCH_TABLES = ("snippets_fts", "snippets_fts_rows")
+"""SQLite full-text search tables (FTS5 and its row map), kept in sync by triggers (migration 0004)."""
+SEARCH_COLUMN = "search"
+SEARCH_INDEX = "ix_snippets_search"
+
+
+def maintained_by_migrations(name: str | None, type_: str) -> bool:
+    """Search structures only the migrations know: the Postgres ``snippets.search`` tsvector and its
+    GIN index, the SQLite FTS5 tables (and FTS5's own shadow tables). Schema comparisons skip them."""
+    if name is None:
+        return False
+    if type_ == "table":
+        return name.startswith(SEARCH_TABLES)
+    return (type_ == "column" and name == SEARCH_COLUMN) or (type_ == "index" and name == SEARCH_INDEX)

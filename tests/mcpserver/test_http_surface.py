@@ -58,6 +58,13 @@ async def test_both_protocol_eras_run_the_tools(server: McpHarness, mode: str) -
             "save_snippet",
             "share_snippet",
             "delete_snippet",
+            "list_snippet_versions",
+            "diff_snippet_versions",
+            "restore_snippet_version",
+            "search_snippets",
+            "render_snippet",
+            "add_skill_file",
+            "remove_skill_file",
         }
         ws = (await call(client, "create_workspace", name=mode))["id"]
         saved = await call(client, "save_snippet", workspace_id=ws, title="Hi", body="hello")

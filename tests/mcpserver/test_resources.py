@@ -17,7 +17,12 @@ async def test_templates_are_published(harness: McpHarness) -> None:
     ada = harness.add_user("ada@example.com")
     async with harness.client(ada) as client:
         templates = (await client.list_resource_templates()).resource_templates
-    assert [t.uri_template for t in templates] == ["workspace://{id}", "workspace://{id}/snippets", "snippet://{id}"]
+    assert [t.uri_template for t in templates][:4] == [
+        "workspace://{id}",
+        "workspace://{id}/snippets",
+        "snippet://{id}",
+        "snippet://{id}/versions/{n}",
+    ]
 
 
 async def test_each_resource_type_reads_what_the_caller_may_see(harness: McpHarness) -> None:

@@ -65,6 +65,18 @@ def revoke_grant(db: Session, user_id: uuid.UUID, client_id: str, now: datetime 
     return not_before
 
 
+def revoke_refresh_tokens(db: Session, user_id: uuid.UUID, now: datetime | None = None) -> int:
+    """Revoke every refresh token of ``user_id`` (logout): applications sign in again once
+    their short-lived access token runs out. Returns how many were live."""
+    result = db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def end_browser_sessions(db: Session, user_id: uuid.UUID, keep_id_hash: str | None = None) -> int:
     """Sign ``user_id`` out of every browser (except the session ``keep_id_hash``); returns how many."""
     statement = delete(BrowserSession).where(BrowserSession.user_id == user_id)

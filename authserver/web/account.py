@@ -30,7 +30,7 @@ from authserver.passwords import (
     hash_password_async,
     verify_password_async,
 )
-from authserver.revocation import revoke_grant
+from authserver.revocation import revoke_grant, revoke_refresh_tokens
 from authserver.server import BadForm, IncomingRequest
 from authserver.sessions import SignedIn, current_session, end_session, start_session, tokens_match
 from authserver.throttle import check, hit, throttle_key
@@ -107,7 +107,7 @@ async def logout(request: Request) -> Response:
     ctx: AuthContext = request.app.state.ctx
     incoming, account = await _authenticated_post(ctx, request)
     if account is not None:
-        await ctx.run(end_session, incoming.cookies.get(ctx.cookies.session))
+        await ctx.run(_log_out, account.user_id, incoming.cookies.get(ctx.cookies.session))
     response = RedirectResponse(f"{ctx.settings.issuer_url}/login?signed_out=1", status_code=303)
     if account is not None:
         ctx.cookies.clear(response, ctx.cookies.session)
@@ -155,6 +155,12 @@ def _account_of(db: Session, cookie: str | None, csrf_token: str | None) -> Acco
     return Account(
         user.id, user.email, user.name, user.password_hash, signed_in.session.id_hash, signed_in.session.csrf_token
     )
+
+
+def _log_out(db: Session, user_id: uuid.UUID, cookie: str | None) -> None:
+    """End this browser session and revoke the user's refresh tokens (security.md: logout)."""
+    end_session(db, cookie)
+    revoke_refresh_tokens(db, user_id)
 
 
 def _revoke(db: Session, user_id: uuid.UUID, client_id: str) -> None:

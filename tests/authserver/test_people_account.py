@@ -155,3 +155,39 @@ def test_pages_send_security_headers_and_are_accessible(people_server: RunningSe
         for part in response.text.split(marker)[1:]:
             assert part.startswith(people_server.issuer + "/"), part[:60]
     assert accessibility_problems(response.text) == []
+
+
+def test_logout_also_revokes_the_users_refresh_tokens(people_server: RunningServer) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from shared.db import transaction
+    from shared.models import OAuthClient, RefreshToken
+
+    email = new_user(people_server)
+    with transaction(people_server.db) as db:
+        user = find_user_by_email(db, email)
+        assert user is not None
+        client_id = f"logout-{uuid.uuid4().hex[:8]}"
+        db.add(OAuthClient(client_id=client_id, client_metadata={"client_name": "x"}))
+        db.flush()
+        now = utcnow()
+        token_id = uuid.uuid4()
+        db.add(
+            RefreshToken(
+                id=token_id,
+                token_hash=uuid.uuid4().hex,
+                family_id=uuid.uuid4(),
+                client_id=client_id,
+                user_id=user.id,
+                resource=RESOURCE,
+                expires_at=now + timedelta(days=1),
+                family_expires_at=now + timedelta(days=30),
+            )
+        )
+    with browser(people_server) as http:
+        page = sign_in_to_account(http, email)
+        form = form_for(page.text, "/logout")
+        assert http.post(form.action, data=form.inputs).status_code == 303
+    with people_server.db() as db:
+        assert db.get(RefreshToken, token_id).revoked_at is not None

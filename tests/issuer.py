@@ -32,6 +32,8 @@ class StandInIssuer:
     key: RSAKey
     published: list[dict[str, Any]] = field(default_factory=list)
     jwks_requests: int = 0
+    seen_headers: list[dict[str, str]] = field(default_factory=list)
+    """Headers of every request the issuer received (to prove no token is ever forwarded)."""
 
     def token(
         self,
@@ -71,9 +73,11 @@ def stand_in_issuer() -> Iterator[StandInIssuer]:
     issuer = StandInIssuer(url="", key=key, published=[key.as_dict(private=False)])
 
     async def metadata(request: Request) -> JSONResponse:
+        issuer.seen_headers.append(dict(request.headers))
         return JSONResponse({"issuer": issuer.url, "jwks_uri": f"{issuer.url}/jwks"})
 
     async def jwks(request: Request) -> JSONResponse:
+        issuer.seen_headers.append(dict(request.headers))
         issuer.jwks_requests += 1
         return JSONResponse({"keys": issuer.published})
 

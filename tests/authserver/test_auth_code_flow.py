@@ -374,3 +374,35 @@ def test_tokens_never_reach_the_logs(http: httpx.Client, caplog: pytest.LogCaptu
     logged = "\n".join(f"{record.name}: {record.getMessage()}" for record in server_side)
     for secret in (authorized.code, tokens["access_token"], tokens["refresh_token"], authorized.pkce.verifier):
         assert secret not in logged
+
+
+def test_an_expired_code_is_invalid_grant_and_codes_live_at_most_ten_minutes(
+    http: httpx.Client, auth_server: RunningServer
+) -> None:
+    assert auth_server.settings.authorization_code_ttl <= 600
+    authorized = authorize_through_browser(http)
+    code = authorized.callback["code"]
+    with auth_server.db() as db, db.begin():
+        row = db.get(AuthorizationCode, secret_hash(code))
+        assert row is not None
+        assert (row.expires_at - row.created_at).total_seconds() <= 600
+        row.expires_at = row.created_at  # as if ten minutes had passed
+    answer = redeem(http, authorized)
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+
+
+def test_codes_and_tokens_are_stored_only_as_hashes(http: httpx.Client, auth_server: RunningServer) -> None:
+    authorized = authorize_through_browser(http)
+    issued = redeem(http, authorized).json()
+    secrets_given = [authorized.callback["code"], issued["refresh_token"], issued["access_token"]]
+    with auth_server.db() as db:
+        dump = repr(
+            [
+                tuple(row)
+                for table in (AuthorizationCode.__table__, RefreshToken.__table__, Consent.__table__)
+                for row in db.execute(select(table))
+            ]
+        )
+    for secret in secrets_given:
+        assert secret not in dump
+    assert secret_hash(issued["refresh_token"]) in dump

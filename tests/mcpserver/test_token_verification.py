@@ -199,3 +199,18 @@ def test_host_header_outside_the_allow_list_is_refused(setup: Setup) -> None:
 def test_foreign_origin_is_refused(setup: Setup) -> None:
     response = call(setup, setup.token(), **{"Origin": "http://evil.example"})
     assert response.status_code == 403
+
+
+def test_the_inbound_token_is_never_forwarded(setup: Setup) -> None:
+    """The only requests the MCP server makes (issuer metadata, JWKS) never carry the caller's token."""
+    time.sleep(1.1)  # past the refetch cooldown, so the unknown kid below makes the server fetch again
+    before = len(setup.issuer.seen_headers)
+    token = setup.token(header={"kid": "unknown-to-force-a-fetch"})
+    _assert_invalid_token(call(setup, token))
+    good = setup.token()
+    assert call(setup, good).status_code == 200
+    fetched = setup.issuer.seen_headers[before:]
+    assert fetched, "the unknown kid should have made the server refetch the JWKS"
+    for headers in setup.issuer.seen_headers:
+        assert "authorization" not in headers
+        assert not any(token in value or good in value for value in headers.values())

@@ -77,11 +77,15 @@ def test_every_setting_the_guides_name_exists() -> None:
 
 
 def test_slash_commands_use_only_tools_the_server_has() -> None:
-    tools = set(re.findall(r"`((?:list|get|save|share|delete|create|invite)_[a-z_]+)`", GUIDES["connecting.md"]))
-    assert {"save_snippet", "list_snippets", "get_snippet"} <= tools
+    """The guide installs the example commands (their own tools are checked by test_example_commands)."""
+    guide = GUIDES["connecting.md"]
+    tools = set(re.findall(r"`((?:list|get|save|share|delete|create|invite|search|render)_[a-z_]+)`", guide))
+    assert {"save_snippet", "search_snippets", "get_snippet"} <= tools
     assert tools <= set(TOOL_SCOPES), sorted(tools - set(TOOL_SCOPES))
+    assert "cp examples/claude/commands/*.md .claude/commands/" in guide
     for command in ("snippet", "find", "load"):
-        assert f"cat > .claude/commands/{command}.md <<'EOF'" in GUIDES["connecting.md"]
+        assert f"`/{command}" in guide
+        assert (ROOT / "examples" / "claude" / "commands" / f"{command}.md").is_file()
 
 
 def test_readme_and_guides_link_only_to_files_that_exist() -> None:
@@ -90,7 +94,7 @@ def test_readme_and_guides_link_only_to_files_that_exist() -> None:
         for target in re.findall(r"\]\(([^)#]+)\)|src=\"([^\"]+)\"", text):
             path = next(t for t in target if t)
             if not path.startswith("http"):
-                assert (base / path).is_file(), f"{source} links to missing {path}"
+                assert (base / path).exists(), f"{source} links to missing {path}"
 
 
 def test_the_readme_shows_every_page_at_both_widths_as_the_tests_took_them() -> None:

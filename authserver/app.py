@@ -34,7 +34,8 @@ from authserver.web.account import ROUTES as account_routes
 from authserver.web.consent import consent
 from authserver.web.login import login
 from authserver.web.pages import STATIC, Pages
-from shared.db import make_engine, session_factory
+from shared.db import make_engine, pool_in_use, session_factory
+from shared.metrics import MetricsMiddleware
 from shared.settings import Settings, get_settings
 
 MAX_BODY_BYTES = 64 * 1024
@@ -71,9 +72,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         ctx.password_slots = anyio.CapacityLimiter(ctx.settings.password_hash_concurrency)
         await run_in_threadpool(keys.ensure_active_key)
+        ctx.metrics.start(settings.metrics_host, settings.auth_metrics_port)
         try:
             yield
         finally:
+            ctx.metrics.stop()
             engine.dispose()
 
     routes = [
@@ -92,7 +95,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/register/{client_id}", client_configuration, methods=["GET", "PUT", "DELETE"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [Middleware(DefaultHeadersMiddleware), Middleware(PathCORSMiddleware, paths=CORS_PATHS)]
+    ctx.metrics.watch_pool(lambda: pool_in_use(engine))
+    middleware = [
+        Middleware(MetricsMiddleware, metrics=ctx.metrics, routes=lambda: routes),
+        Middleware(DefaultHeadersMiddleware),
+        Middleware(PathCORSMiddleware, paths=CORS_PATHS),
+    ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
     app.state.ctx = ctx
     return app

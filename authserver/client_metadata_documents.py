@@ -36,6 +36,7 @@ from authlib.oauth2 import OAuth2Error
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from authserver import audit
 from authserver.client_metadata import validated_client_metadata
 from shared.models import OAuthClient, utcnow
 from shared.settings import Settings
@@ -217,8 +218,12 @@ def _is_fresh(db: Session, client_id: str, now: datetime) -> bool:
     return row is not None and row.metadata_expires_at is not None and row.metadata_expires_at > now
 
 
-def store_document(db: Session, client_id: str, metadata: dict[str, Any], expires_at: datetime) -> None:
-    """Insert or refresh the cached client (one upsert: concurrent first fetches do not collide)."""
+def store_document(db: Session, client_id: str, metadata: dict[str, Any], expires_at: datetime) -> bool:
+    """Insert or refresh the cached client (one upsert: concurrent first fetches do not collide).
+
+    True when this was the client's first fetch (then audited as a registration).
+    """
+    first = db.get(OAuthClient, client_id) is None
     dialect = db.get_bind().dialect.name
     insert = postgresql.insert(OAuthClient) if dialect == "postgresql" else sqlite.insert(OAuthClient)
     values = {"client_metadata": metadata, "metadata_expires_at": expires_at}
@@ -226,6 +231,9 @@ def store_document(db: Session, client_id: str, metadata: dict[str, Any], expire
         index_elements=[OAuthClient.client_id], set_=values, where=OAuthClient.source == "cimd"
     )
     db.execute(statement)
+    if first:
+        audit.record(db, "client.register", client_id=client_id, source="metadata_document")
+    return first
 
 
 async def ensure_client_document(ctx: AuthContext, client_id: str | None) -> str | None:
@@ -245,5 +253,6 @@ async def ensure_client_document(ctx: AuthContext, client_id: str | None) -> str
         metadata = document_metadata(client_id, document, settings.native_redirect_schemes)
     except DocumentError as error:
         return f"The client's metadata document {error}."
-    await ctx.run(store_document, client_id, metadata, now + timedelta(seconds=seconds))
+    if await ctx.run(store_document, client_id, metadata, now + timedelta(seconds=seconds)):
+        ctx.metrics.registrations.labels("metadata_document").inc()
     return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Concatenate, ParamSpec, TypeVar
 
 import anyio
@@ -16,6 +16,7 @@ from authserver.sessions import Cookies
 from authserver.tokens import TokenIssuer
 from authserver.web.pages import Pages
 from shared.db import transaction
+from shared.metrics import Metrics
 from shared.settings import Settings
 
 P = ParamSpec("P")
@@ -31,6 +32,7 @@ class AuthContext:
     tokens: TokenIssuer
     pages: Pages
     cookies: Cookies
+    metrics: Metrics = field(default_factory=lambda: Metrics("authserver"))
     # Created in the lifespan: a limiter belongs to the event loop that runs the app.
     password_slots: anyio.CapacityLimiter | None = None
 

@@ -37,6 +37,7 @@ from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey, import_key
 from sqlalchemy import and_, false, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from authserver import audit
 from shared.db import transaction
 from shared.models import SigningKey, utcnow
 from shared.settings import Settings, get_settings
@@ -197,6 +198,7 @@ class SigningKeys:
             if row is None:
                 row = _new_key_row(db, self._kek, self._alg, "active")
                 row.activated_at = utcnow()
+                audit.record(db, "key.create", target=row.kid, alg=row.alg)
             self._active = ActiveKey(
                 row.kid, row.alg, decrypt_private_key(self._kek, row.kid, row.private_key_encrypted)
             )
@@ -328,6 +330,7 @@ def rotate(session: Session, settings: Settings, now: datetime | None = None) ->
     promoted.state, promoted.activated_at = "active", now
     _new_key_row(session, kek, settings.signing_alg, "next")
     session.flush()
+    audit.record(session, "key.rotate", target=promoted.kid, alg=promoted.alg)
     log.info("rotated signing keys: %s is active", promoted.kid)
     return _summary(promoted)
 
@@ -347,6 +350,7 @@ def retire(session: Session, kid: str, *, force: bool = False, settings: Setting
     row.state = "retired"
     row.retired_at = row.retired_at or utcnow()
     session.flush()
+    audit.record(session, "key.retire", target=kid, forced=force)
 
 
 def keys_older_than(session: Session, days: float) -> bool:

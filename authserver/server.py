@@ -192,6 +192,7 @@ class AuthServer(AuthorizationServer):
         super().__init__(scopes_supported=list(SUPPORTED_SCOPES))
         self.ctx = ctx
         self.db = db
+        self.failure_reason: str | None = None  # set by a grant that found more than a bad grant
         self.register_grant(
             AuthorizationCodeGrant, [S256CodeChallenge(), ResourceIndicator(ctx.settings.resource_urls)]
         )

@@ -21,6 +21,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -39,7 +40,8 @@ from mcpserver.ratelimit import RateLimiter
 from mcpserver.revocation import RevocationCheck
 from mcpserver.skills.extension import SkillsExtension
 from mcpserver.tools import TOOL_BUCKETS, TOOL_SCOPES, register_all
-from shared.db import async_session_factory
+from shared.db import async_session_factory, pool_in_use
+from shared.metrics import Metrics, MetricsMiddleware
 from shared.settings import Settings, get_settings
 
 INSTRUCTIONS = (
@@ -81,13 +83,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         sessions, {"read": settings.rate_limit_reads_per_minute, "write": settings.rate_limit_writes_per_minute}
     )
 
+    metrics = Metrics("mcpserver")
+    metrics.watch_pool(lambda: pool_in_use(engine.sync_engine))
     skills = SkillsExtension(context)  # the library as Agent Skills (SEP-2640)
     server = MCPServer(
         name="shared-skills",
         instructions=INSTRUCTIONS,
         version="0.1.0",
         cache_hints=CACHE_HINTS,  # type: ignore[arg-type]
-        middleware=[CallMiddleware(limiter, TOOL_BUCKETS)],
+        middleware=[CallMiddleware(limiter, TOOL_BUCKETS, metrics)],
         subscriptions=context.changes,  # subscriptions/listen streams, per user (mcpserver.changes)
         extensions=[skills],
     )
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         RevocationCheck(sessions, ttl=settings.revocation_check_seconds),
         resource_metadata_url=settings.resource_metadata_url,
         tool_scopes=lambda: TOOL_SCOPES,
+        metrics=metrics,
     )
     endpoint = HostOriginGuard(with_cors(gate, security), security)
 
@@ -128,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await _check_search_index(engine)
+        metrics.start(settings.metrics_host, settings.mcp_metrics_port)
         shipper = LogShipper(settings.log_endpoint) if settings.log_endpoint else None
         if shipper is not None:
             shipper.start()
@@ -139,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if shipper is not None:
                     logging.getLogger().removeHandler(shipper)
                     shipper.close()
+                metrics.stop()
                 await http.aclose()
                 await engine.dispose()
 
@@ -151,7 +158,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(mcp_path, endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
         Route(mcp_path + "/", endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics, routes=lambda: routes)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.metrics = metrics
+    return app
 
 
 async def _check_search_index(engine: AsyncEngine) -> None:

@@ -26,6 +26,7 @@ from mcp_types import CallToolResult, TextContent
 from mcpserver.context import caller_or_none
 from mcpserver.errors import RateLimited
 from mcpserver.ratelimit import RateLimiter
+from shared.metrics import Metrics
 
 logger = logging.getLogger("mcpserver.calls")
 
@@ -48,10 +49,23 @@ URI_METHODS = ("resources/read", "resources/directory/read", "skills/get")
 """Requests whose log target is the URI they name."""
 
 
+TOOL_ERROR_OUTCOMES = (
+    ("not found:", "not_found"),
+    ("permission denied:", "forbidden"),
+    ("invalid ", "invalid_argument"),
+    ("conflict:", "conflict"),
+    ("rate limited:", "rate_limited"),
+)
+"""Metric outcome of a tool error, by the prefix of its text (one per type in :mod:`mcpserver.errors`)."""
+SDK_ERROR_PREFIX = "Error executing tool "
+"""What the SDK writes before the text of an error a tool raised."""
+
+
 class CallMiddleware:
-    def __init__(self, limiter: RateLimiter, tool_buckets: Mapping[str, str]):
+    def __init__(self, limiter: RateLimiter, tool_buckets: Mapping[str, str], metrics: Metrics | None = None):
         self.limiter = limiter
         self.tool_buckets = tool_buckets
+        self.metrics = metrics
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.request_id is None:  # a notification: nothing to limit or answer
@@ -64,12 +78,15 @@ class CallMiddleware:
         if ctx.method == "prompts/get":
             target = params.get("name")
         outcome = "ok"
+        result_text = ""
         try:
             bucket = self._bucket(ctx.method, tool)
             if bucket is not None and caller is not None:
                 retry_after = await self.limiter.hit(caller.user_id, bucket)
                 if retry_after is not None:
                     outcome = "rate_limited"
+                    if self.metrics is not None:
+                        self.metrics.rate_limit_hits.labels(bucket).inc()
                     refusal = RateLimited(retry_after, bucket, self.limiter.limits[bucket])
                     if ctx.method == "tools/call":
                         return CallToolResult(content=[TextContent(type="text", text=str(refusal))], is_error=True)
@@ -77,6 +94,7 @@ class CallMiddleware:
             result = await call_next(ctx)
             if _is_tool_error(result):
                 outcome = "tool_error"
+                result_text = _first_text(result)
             return result
         except MCPError as exc:
             if outcome == "ok":
@@ -86,6 +104,8 @@ class CallMiddleware:
             outcome = "exception"
             raise
         finally:
+            if self.metrics is not None and isinstance(tool, str):
+                self.metrics.tool_calls.labels(tool, _metric_outcome(outcome, result_text)).inc()
             logger.info(
                 "mcp.call",
                 extra={
@@ -103,6 +123,30 @@ class CallMiddleware:
         if method == "tools/call":
             return self.tool_buckets.get(tool) if isinstance(tool, str) else None
         return "read" if method in READ_METHODS else None
+
+
+def _metric_outcome(outcome: str, text: str) -> str:
+    """``ok``, the error type of a tool error (``not_found``, …), or ``error``."""
+    if outcome in ("ok", "rate_limited"):
+        return outcome
+    if outcome == "tool_error":
+        text = text.split(": ", 1)[-1] if text.startswith(SDK_ERROR_PREFIX) else text
+        return next((name for prefix, name in TOOL_ERROR_OUTCOMES if text.startswith(prefix)), "error")
+    return "error"
+
+
+def _first_text(result: HandlerResult) -> str:
+    """The first text block of a tool result (model or wire form), or ""."""
+    content: Any = None
+    if isinstance(result, CallToolResult):
+        content = result.content
+    elif isinstance(result, dict):
+        content = result.get("content")
+    for block in content or ():
+        text = block.text if isinstance(block, TextContent) else block.get("text") if isinstance(block, dict) else None
+        if isinstance(text, str):
+            return text
+    return ""
 
 
 def _is_tool_error(result: HandlerResult) -> bool:

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcpserver.auth import InvalidToken, JWTVerifier
 from mcpserver.revocation import RevocationCheck, TokenRefused
+from shared.metrics import Metrics
 from shared.settings import SCOPES
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class BearerGate:
         resource_metadata_url: str,
         tool_scopes: Callable[[], Mapping[str, tuple[str, ...]]],
         max_body_size: int = DEFAULT_MAX_REQUEST_BODY_SIZE,
+        metrics: Metrics | None = None,
     ):
         self.app = app
         self.verifier = verifier
@@ -69,6 +71,7 @@ class BearerGate:
         self.resource_metadata_url = resource_metadata_url
         self.tool_scopes = tool_scopes
         self.max_body_size = max_body_size
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS":
@@ -76,6 +79,7 @@ class BearerGate:
             return
         token = _bearer(scope)
         if token is None:
+            self._refused("missing_token")
             await self._challenge(send, 401, None, "authentication required", ALL_SCOPES)
             return
         try:
@@ -84,9 +88,11 @@ class BearerGate:
             await self.revocations.check(access.subject or "", access.client_id, issued_at)
         except InvalidToken as exc:
             logger.info("mcp.refused", extra={"status": 401, "reason": str(exc)})
+            self._refused("invalid_token")
             await self._challenge(send, 401, "invalid_token", str(exc), ALL_SCOPES)
             return
         except TokenRefused as exc:
+            self._refused("revoked")
             logger.info(
                 "mcp.refused",
                 extra={"status": exc.status, "reason": str(exc), "user": access.subject, "client": access.client_id},
@@ -123,6 +129,7 @@ class BearerGate:
                         "needed": sorted(needed),
                     },
                 )
+                self._refused("insufficient_scope")
                 wanted = " ".join(sorted(needed | granted))
                 await self._challenge(send, 403, "insufficient_scope", f"needs {' '.join(sorted(needed))}", wanted)
                 return
@@ -135,6 +142,10 @@ class BearerGate:
             await self.app(scope, receive, send)
         finally:
             auth_context_var.reset(reset)
+
+    def _refused(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.auth_failure(reason)
 
     async def _challenge(self, send: Send, status: int, error: str | None, description: str, scopes: str) -> None:
         parts = []

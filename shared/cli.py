@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 
 from shared.db import make_engine
 from shared.library_io.commands import export_command, import_command
+from shared.library_io.file_commands import files_cli
 from shared.models import User
 from shared.settings import Settings, get_settings
 from shared.sync_skills import sync_skills_command
@@ -210,6 +211,7 @@ def _local(host: str) -> str:
 cli.command("export")(export_command)
 cli.command("import")(import_command)
 cli.command("sync-skills")(sync_skills_command)
+cli.add_typer(files_cli, name="files")
 
 
 def main() -> None:

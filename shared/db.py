@@ -61,6 +61,12 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     return create_engine(sync_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+def pool_in_use(engine: Engine) -> int:
+    """Connections checked out of ``engine``'s pool now (0 for pools that do not count, e.g. SQLite's)."""
+    checked_out = getattr(engine.pool, "checkedout", None)
+    return int(checked_out()) if callable(checked_out) else 0
+
+
 def make_async_engine(url: str, *, postgres_driver: str = "asyncpg", pool_size: int = 10) -> AsyncEngine:
     """An async engine (MCP server)."""
     if backend_of(url) == "sqlite":

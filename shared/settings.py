@@ -97,6 +97,16 @@ class Settings(BaseSettings):
     auth_port: int = Field(default=9000, description="Port the authorization server listens on.")
     mcp_host: str = Field(default="127.0.0.1", description="Address the MCP server listens on.")
     mcp_port: int = Field(default=8000, description="Port the MCP server listens on.")
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the Prometheus metrics ports listen on (keep it off the public network).",
+    )
+    auth_metrics_port: int = Field(
+        default=0, ge=0, description="Port serving the authorization server's `/metrics` (0: no metrics)."
+    )
+    mcp_metrics_port: int = Field(
+        default=0, ge=0, description="Port serving the MCP server's `/metrics` (0: no metrics)."
+    )
     mcp_allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Host headers the MCP server accepts (DNS-rebinding guard). Default: the resource URL's host.",

@@ -2,8 +2,9 @@
 
 A client command, like any MCP client: it signs in through the server's OAuth flow
 (:mod:`shared.oauth_login`, credentials in :mod:`shared.credentials`), reads the library
-through the MCP tools (:mod:`shared.library_client`), and writes one skill folder per
-snippet (:mod:`shared.skill_format`) into the skills folder (:mod:`shared.skill_folders`):
+through the MCP tools and the skills extension (:mod:`shared.library_client`), and writes
+one skill folder per snippet (:mod:`shared.skill_format`), with its supporting files, into
+the skills folder (:mod:`shared.skill_folders`):
 new snippets are created, changed ones rewritten, deleted ones removed, and a folder it did
 not create is never touched, even when its name collides (that is reported and skipped).
 """
@@ -26,7 +27,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from shared.library_client import Library, LibraryError, SnippetSummary
+from shared.library_client import Library, LibraryError, SkillFile, SnippetSummary
 from shared.skill_folders import Entry, SkillsFolder, sha256
 from shared.skill_format import SkillSource, render_skill_md, skill_name
 
@@ -91,11 +92,14 @@ async def _sync(
     summaries = await library.snippets(only)
     owned = {entry.snippet_id: name for name, entry in folder.entries.items() if entry.server == server_url}
     wanted = assign_names(summaries, workspaces, owned)
+    served = await library.skill_files()
 
     changes: list[Change] = []
     for name in sorted(wanted):
         summary = wanted[name]
-        changes.append(await _bring_up_to_date(library, folder, server_url, name, summary, workspaces, dry_run))
+        label = workspaces.get(summary.workspace_id, summary.workspace_id)
+        files = served.get(f"skill://{label}/{skill_name(summary.slug)}/SKILL.md", [])
+        changes.append(await _bring_up_to_date(library, folder, server_url, name, summary, label, files, dry_run))
     for name, entry in sorted(folder.entries.items()):
         if entry.server != server_url or name in wanted or (only is not None and entry.workspace_id != only):
             continue
@@ -113,7 +117,8 @@ async def _bring_up_to_date(
     server_url: str,
     name: str,
     summary: SnippetSummary,
-    workspaces: dict[str, str],
+    workspace: str,
+    files: list[SkillFile],
     dry_run: bool,
 ) -> Change:
     entry = folder.entries.get(name)
@@ -121,22 +126,25 @@ async def _bring_up_to_date(
         return Change("skip", name, f"the name is taken by a skill synced from {entry.server}")
     if entry is None and folder.occupied(name):
         return Change("skip", name, "a folder sync-skills did not create has this name")
-    workspace = workspaces.get(summary.workspace_id, summary.workspace_id)
-    key = source_key(summary, workspace, name)
+    key = source_key(summary, workspace, name, files)
     on_disk = folder.current_hash(name) if entry is not None else None
-    if entry is not None and entry.snippet_id == summary.id and entry.source_key == key and on_disk == entry.sha256:
+    intact = entry is not None and on_disk == entry.sha256 and folder.files_intact(name, entry)
+    if intact and entry is not None and entry.snippet_id == summary.id and entry.source_key == key:
         return Change("keep", name)
     snippet = await library.snippet(summary.id)
     content = render_skill_md(skill_source(snippet, workspace, name)).encode()
-    new_entry = Entry(server_url, summary.id, summary.workspace_id, key, sha256(content))
-    if entry is not None and on_disk == new_entry.sha256:
+    contents = {f.path: await library.read(f.uri) for f in files}
+    hashes = {path: sha256(data) for path, data in contents.items()}
+    new_entry = Entry(server_url, summary.id, summary.workspace_id, key, sha256(content), hashes)
+    unchanged = entry is not None and on_disk == new_entry.sha256 and set(entry.files) == set(hashes)
+    if unchanged and folder.files_intact(name, new_entry):
         if not dry_run:
             folder.entries[name] = new_entry
             folder.save()
         return Change("keep", name)
-    if not dry_run:
-        folder.write(name, new_entry, content)
-    return Change("update" if entry is not None else "create", name)
+    skipped = folder.write(name, new_entry, content, contents) if not dry_run else []
+    note = f"left alone, not written by sync-skills: {', '.join(skipped)}" if skipped else ""
+    return Change("update" if entry is not None else "create", name, note)
 
 
 def _workspace_id(workspace: str, workspaces: dict[str, str]) -> str:
@@ -179,9 +187,11 @@ def assign_names(
     return names
 
 
-def source_key(summary: SnippetSummary, workspace: str, name: str) -> str:
-    """Changes whenever the skill's file would: a new version, a renamed workspace, new rendering."""
+def source_key(summary: SnippetSummary, workspace: str, name: str, files: Sequence[SkillFile] = ()) -> str:
+    """Changes whenever the skill's files would: a new version, a renamed workspace, new
+    rendering, a supporting file added, changed or removed."""
     facts = [RENDERING, summary.id, summary.version, summary.updated_at, workspace, name]
+    facts += sorted(f"{f.path}:{f.sha256}" for f in files)
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
 

@@ -26,7 +26,11 @@ class Stack:
 
 @contextmanager
 def running_stack(
-    database: Database, *, email: str = "ada@example.com", password: str = "correct horse battery"
+    database: Database,
+    *,
+    email: str = "ada@example.com",
+    password: str = "correct horse battery",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Stack]:
     auth_port, mcp_port = free_port(), free_port()
     issuer, resource = f"http://127.0.0.1:{auth_port}", f"http://127.0.0.1:{mcp_port}/mcp"
@@ -36,6 +40,7 @@ def running_stack(
         "SKILLS_RESOURCE_URL": resource,
         "SKILLS_AUTH_PORT": str(auth_port),
         "SKILLS_MCP_PORT": str(mcp_port),
+        **(extra_env or {}),
     }
     migrated = run_cli(["authserver", "db", "upgrade"], env)
     assert migrated.returncode == 0, migrated.stderr

@@ -9,6 +9,8 @@ nothing differs as long as the authors have accounts on both servers.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -94,7 +96,17 @@ async def seed(harness: McpHarness) -> str:
         await call(client, "save_snippet", id=review["id"], body="1. Tests\n2. Names\n3. Docs", message="add docs")
         await call(client, "share_snippet", id=review["id"], visibility="public")
         await call(client, "save_snippet", workspace_id=workspace["id"], title="Commit messages", body="Imperative.")
+        for path, content in FILES.items():
+            await call(client, "add_skill_file", id=review["id"], path=path, **content)
     return str(workspace["slug"])
+
+
+PNG = b"\x89PNG\r\n\x1a\n\x00\xff"
+FILES: dict[str, dict[str, str]] = {
+    "references/deep/checklist.md": {"content": "# Checklist\r\n- ünïcödé ✓\n"},
+    "logo.png": {"content_base64": base64.b64encode(PNG).decode()},
+    "schema.yaml": {"content": "a: 1\n"},
+}
 
 
 @pytest.fixture
@@ -118,6 +130,27 @@ async def test_jsonl_export_import_export_is_byte_identical(database: Database, 
     assert review["author"] == "bob@example.com" and review["visibility"] == "public"
     assert review["versions"][1]["message"] == "add docs"
     assert "id" not in review and "workspace_id" not in review
+    assert review["files"] == [
+        {
+            "path": "logo.png",
+            "media_type": "image/png",
+            "content_base64": base64.b64encode(PNG).decode(),
+            "sha256": hashlib.sha256(PNG).hexdigest(),
+        },
+        {
+            "path": "references/deep/checklist.md",
+            "media_type": "text/markdown",
+            "text": "# Checklist\r\n- ünïcödé ✓\n",
+            "sha256": hashlib.sha256("# Checklist\r\n- ünïcödé ✓\n".encode()).hexdigest(),
+        },
+        {
+            "path": "schema.yaml",
+            "media_type": "application/yaml",
+            "text": "a: 1\n",
+            "sha256": review["files"][2]["sha256"],
+        },
+    ]
+    assert "files" not in records[1]
 
     with fresh(database, tmp_path / "target", "ada@example.com", "bob@example.com") as target:
         imported = ok(cli(target, "import", "copy", str(first), "--create", "--as", "ada@example.com", "--json"))
@@ -148,8 +181,11 @@ async def test_markdown_export_import_export_is_byte_identical(database: Databas
     assert sorted(p.name for p in first.iterdir()) == [
         "bob-s-notes.md",
         "commit-messages.md",
+        "review-the-checklist.files",
         "review-the-checklist.md",
     ]
+    assert (first / "review-the-checklist.files" / "logo.png").read_bytes() == PNG
+    assert (first / "review-the-checklist.files" / "references" / "deep" / "checklist.md").exists()
     text = (first / "review-the-checklist.md").read_text(encoding="utf-8")
     assert text.startswith('---\ntitle: "Review: \\"the\\" checklist"\nslug: review-the-checklist\n')
     assert 'description: "Before approving:\\nread it twice"\n' in text
@@ -160,8 +196,11 @@ async def test_markdown_export_import_export_is_byte_identical(database: Databas
         ok(cli(target, "import", "copy", str(first), "--create", "--as", "ada@example.com"))
         second = tmp_path / "second"
         ok(cli(target, "export", "copy", "--format", "markdown", "--output", str(second)))
-        for path in first.iterdir():
-            assert (second / path.name).read_bytes() == path.read_bytes(), path.name
+        written = sorted(p.relative_to(first) for p in first.rglob("*"))
+        assert sorted(p.relative_to(second) for p in second.rglob("*")) == written
+        for path in written:
+            if (first / path).is_file():
+                assert (second / path).read_bytes() == (first / path).read_bytes(), path
         # A Markdown file carries one version: the history starts there.
         (review,) = [
             r for r in lines_of(_export_jsonl(target, "copy", tmp_path)) if r["slug"] == "review-the-checklist"
@@ -351,3 +390,40 @@ def test_a_record_lists_every_problem_at_once() -> None:
         "version: must be a whole number from 1",
         "created_at: must be an ISO 8601 time with a UTC offset",
     ]
+
+
+def test_a_records_files_follow_the_servers_path_and_limit_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.skill_rules import limits
+
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", 4)
+
+    def file(path: str, text: str = "x", **changes: Any) -> dict[str, Any]:
+        sha = hashlib.sha256(text.encode()).hexdigest()
+        return {"path": path, "media_type": "text/markdown", "text": text, "sha256": sha, **changes}
+
+    bad = [
+        file("../up.md"),
+        file("SKILL.md"),
+        file("a.md"),
+        file("a.md/b.md"),
+        file("A.MD"),
+        file("big.md", "12345"),
+        file("sum.md", sha256="0" * 64),
+        file("both.md", content_base64="eA=="),
+        file("type.md", media_type="Not A Type"),
+    ]
+    with pytest.raises(InvalidRecord) as raised:
+        from_json({**good_record(), "files": bad})
+    assert raised.value.reasons == [
+        "files[6].sha256: does not match the content",
+        "files[7]: give text or content_base64, not both",
+        "files: '../up.md': each part of the path starts with a letter or digit and holds only letters, digits,"
+        " '.', '_' and '-' (like references/checklist.md)",
+        "files: 'SKILL.md': SKILL.md is the skill itself, rendered from the snippet; choose another name",
+        "files: a.md/b.md: a.md is a file, so it cannot be a folder",
+        "files: A.MD: a.md differs only in case",
+        "files: big.md: a file has at most 4 bytes, not 5",
+        "files: type.md: 'Not A Type' is not a media type like text/markdown",
+    ]
+    record = from_json({**good_record(), "files": [file("b.md"), file("a/b.md")]})
+    assert [f.path for f in record.files] == ["a/b.md", "b.md"]

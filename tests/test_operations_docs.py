@@ -214,7 +214,7 @@ def test_scrape_jobs_match_the_server_down_alert() -> None:
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == {"skills-authserver", "skills-mcpserver"}
     targets = {t for job in jobs.values() for sc in job["static_configs"] for t in sc["targets"]}
-    assert targets == {"authserver:9000", "mcpserver:8000"}
+    assert targets == {"authserver:9101", "mcpserver:9102"}
 
 
 # Reverse proxy -----------------------------------------------------------------------------

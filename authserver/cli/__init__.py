@@ -1,4 +1,4 @@
-"""The operator's command line, ``authserver``: serve, db, users, clients, keys, tokens, sessions, check.
+"""The operator's command line, ``authserver``: serve, db, users, clients, keys, tokens, sessions, audit, check.
 
 Settings come from ``SKILLS_*`` environment variables, as for the server. One module per
 command group; :mod:`authserver.cli.output` says how answers and errors look (``--json`` for
@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from authserver.cli import clients, db, keys, sessions, tokens, users
+from authserver.cli.audit_log import audit
 from authserver.cli.check import check
 from authserver.cli.serve import serve
 
@@ -22,6 +23,7 @@ app.add_typer(clients.app, name="clients")
 app.add_typer(keys.app, name="keys")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(sessions.app, name="sessions")
+app.command("audit")(audit)
 app.command("check")(check)
 
 

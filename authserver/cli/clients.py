@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from authserver import audit
 from authserver.cli.database import load_settings, management_session
 from authserver.cli.output import (
     JsonOption,
@@ -78,6 +79,7 @@ def delete(
         if not yes and not typer.confirm(f"Delete client {client_id} and revoke its tokens?"):
             raise typer.Exit(1)
         delete_client(db, client_id)
+        audit.record(db, "client.delete", client_id=client_id, via="cli")
     report(as_json, {"client_id": client_id, "deleted": True}, f"deleted client {client_id}")
 
 
@@ -94,4 +96,5 @@ def prune(
     age = timedelta(days=older_than) if older_than is not None else timedelta(seconds=settings.unused_client_ttl)
     with readable_errors(), management_session(settings) as db:
         removed = prune_unused(db, age)
+        audit.record(db, "client.prune", deleted=removed, via="cli")
     report(as_json, {"deleted": removed}, f"deleted {removed} unused client registration(s)")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from authserver import audit
 from authserver.cli.database import load_settings, management_session
 from authserver.cli.output import JsonOption, readable_errors, report
 from authserver.revocation import end_browser_sessions
@@ -24,5 +25,6 @@ def revoke(
     with readable_errors(), management_session(settings) as db:
         account = get_user_by_email(db, user)
         ended = end_browser_sessions(db, account.id)
+        audit.record(db, "sessions.revoke", target=account.email, via="cli", ended=ended)
         email = account.email
     report(as_json, {"email": email, "sessions_ended": ended}, f"ended {ended} browser session(s) of {email}")

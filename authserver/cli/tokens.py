@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from authserver import audit
 from authserver.cli.database import load_settings, management_session
 from authserver.cli.output import JsonOption, NotFound, iso, readable_errors, report
 from authserver.clients import get_client
@@ -33,9 +34,11 @@ def revoke(
             if get_client(db, client) is None:
                 raise NotFound(f"no client with id {client}")
             since = revoke_grant(db, account.id, client)
+            audit.record(db, "tokens.revoke", client_id=client, target=account.email, via="cli")
             sentence = f"revoked the tokens of {client} for {account.email}"
         else:
             since = revoke_all_for_user(db, account.id)
+            audit.record(db, "tokens.revoke", target=account.email, via="cli", sessions=True)
             sentence = f"revoked every token and browser session of {account.email}"
         data = {"email": account.email, "client_id": client, "refused_if_issued_before": iso(since)}
     report(as_json, data, sentence)

@@ -9,6 +9,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from authserver import audit
 from authserver.cli.database import load_settings, management_session
 from authserver.cli.output import (
     JsonOption,
@@ -69,7 +70,9 @@ def add(
     settings = load_settings()
     password = read_password(password_stdin)
     with readable_errors(), management_session(settings) as db:
-        data = summary(create_user(db, email, password, name))
+        user = create_user(db, email, password, name)
+        audit.record(db, "user.add", target=user.email, via="cli")
+        data = summary(user)
     report(as_json, data, f"added user {data['email']} ({data['id']})")
 
 
@@ -147,6 +150,8 @@ def disable(email: EmailArgument, as_json: JsonOption = False) -> None:
     with readable_errors(), management_session(settings) as db:
         user = get_user_by_email(db, email)
         changed = disable_user(db, user)
+        if changed:
+            audit.record(db, "user.disable", target=user.email, via="cli")
         data = {**summary(user), "changed": changed}
     sentence = (
         f"disabled {data['email']}: browser sessions ended, tokens revoked"
@@ -163,6 +168,8 @@ def enable(email: EmailArgument, as_json: JsonOption = False) -> None:
     with readable_errors(), management_session(settings) as db:
         user = get_user_by_email(db, email)
         changed = enable_user(db, user)
+        if changed:
+            audit.record(db, "user.enable", target=user.email, via="cli")
         data = {**summary(user), "changed": changed}
     report(as_json, data, f"enabled {data['email']}" if changed else f"{data['email']} was not disabled")
 
@@ -176,6 +183,7 @@ def set_password_(email: EmailArgument, password_stdin: PasswordStdin = False, a
         password = read_password(password_stdin)
         check_new_password(password, (user.email, user.name))
         set_password(db, user, hash_password(password))
+        audit.record(db, "user.password", target=user.email, via="cli")
         data = summary(user)
     report(as_json, data, f"new password set for {data['email']}: browser sessions ended, tokens revoked")
 
@@ -193,5 +201,6 @@ def delete(
         if not yes and not typer.confirm(f"Delete {user.email} and their sessions, tokens and memberships?"):
             raise typer.Exit(1)
         data = summary(user)
+        audit.record(db, "user.delete", target=user.email, via="cli")
         delete_user(db, user)
     report(as_json, data, f"deleted user {data['email']}")

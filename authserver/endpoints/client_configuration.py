@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from authserver import audit
 from authserver.client_metadata import validated_client_metadata
 from authserver.clients import delete_client, find_client
 from authserver.context import AuthContext
@@ -64,6 +65,7 @@ def _configure(db: Session, ctx: AuthContext, method: str, client_id: str, token
     row = client.row
     if method == "DELETE":
         delete_client(db, client_id)
+        audit.record(db, "client.delete", client_id=client_id, via="registration_endpoint")
         return Response(status_code=204, headers=NO_STORE)
     if method == "PUT":
         try:

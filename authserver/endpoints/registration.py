@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from authserver import throttle
+from authserver import audit, throttle
 from authserver.client_metadata import validated_client_metadata
 from authserver.clients import Registration, prune_unused, register_client
 from authserver.context import AuthContext
@@ -74,6 +74,7 @@ async def register(request: Request) -> Response:
     address = request.client.host if request.client else "unknown"
     decision = await ctx.run(_count_registration, ctx.settings, address)
     if not decision.allowed:
+        ctx.metrics.rate_limit_hits.labels("registration").inc()
         return too_many_requests(decision.retry_after_seconds)
     body = await request.body()
     if len(body) > MAX_REGISTRATION_BYTES:
@@ -86,7 +87,8 @@ async def register(request: Request) -> Response:
         metadata = validated_client_metadata(parse_json_body(body), ctx.settings.native_redirect_schemes)
     except OAuth2Error as error:
         return oauth_error_response(error)
-    registration = await ctx.run(_register, ctx.settings, metadata)
+    registration = await ctx.run(_register, ctx.settings, metadata, address)
+    ctx.metrics.registrations.labels("dynamic").inc()
     information = client_information(
         registration.row, ctx.settings.issuer_url, registration.registration_access_token, registration.client_secret
     )
@@ -98,6 +100,11 @@ def _count_registration(db: Session, settings: Settings, address: str) -> thrott
     return throttle.hit(db, key, settings.registration_rate_limit, timedelta(seconds=settings.registration_rate_window))
 
 
-def _register(db: Session, settings: Settings, metadata: dict[str, Any]) -> Registration:
-    prune_unused(db, timedelta(seconds=settings.unused_client_ttl))
-    return register_client(db, metadata)
+def _register(db: Session, settings: Settings, metadata: dict[str, Any], address: str) -> Registration:
+    pruned = prune_unused(db, timedelta(seconds=settings.unused_client_ttl))
+    if pruned:
+        audit.record(db, "client.prune", deleted=pruned)
+    registration = register_client(db, metadata)
+    client_id = registration.row.client_id
+    audit.record(db, "client.register", client_id=client_id, address=address, source="dynamic")
+    return registration

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, InvalidGrantError, InvalidRequestError, grants
 from sqlalchemy import select, update
 
+from authserver import audit
 from authserver.clients import mark_used
 from authserver.grants.resource import InvalidTargetError, canonical_resource
 from authserver.hashing import new_secret, secret_hash
@@ -131,6 +132,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             # On Postgres the UPDATE above waited for a concurrent winner to commit, so what
             # the winner issued is visible here and revoked too.
             revoke_grant(db, code.user_id, code.client_id, now)
+            audit.record(db, "code.replay", user_id=code.user_id, client_id=code.client_id)
             raise InvalidGrantError("The code was already used.")
 
     def delete_authorization_code(self, authorization_code: IssuedCode) -> None:

@@ -28,6 +28,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from authserver import audit
 from authserver.clients import mark_used
 from authserver.grants.resource import InvalidTargetError, canonical_resource
 from authserver.hashing import secret_hash
@@ -109,6 +110,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         successor = self._unused_successor(token, binding.refresh_token, now)
         if successor is None:
             revoke_grant(db, token.user_id, token.client_id, now)
+            audit.record(db, "refresh_token.reuse", user_id=token.user_id, client_id=token.client_id)
+            self.server.failure_reason = "refresh_token_reuse"
             raise InvalidGrantError("The refresh token was already used.")
         requested = self.request.payload.scope
         if requested and not set(scope_to_list(requested)) <= set(scope_to_list(successor.scope)):

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from authserver import audit
 from authserver.consents import authorized_applications, forget_consents
 from authserver.context import AuthContext
 from authserver.passwords import (
@@ -161,6 +162,7 @@ def _log_out(db: Session, user_id: uuid.UUID, cookie: str | None) -> None:
     """End this browser session and revoke the user's refresh tokens (security.md: logout)."""
     end_session(db, cookie)
     revoke_refresh_tokens(db, user_id)
+    audit.record(db, "logout", user_id=user_id)
 
 
 def _revoke(db: Session, user_id: uuid.UUID, client_id: str) -> None:
@@ -169,12 +171,14 @@ def _revoke(db: Session, user_id: uuid.UUID, client_id: str) -> None:
     # Only this user's grant: a tampered client_id can at most revoke another of their own.
     revoke_grant(db, user_id, client_id)
     forget_consents(db, user_id, client_id)
+    audit.record(db, "consent.revoke", user_id=user_id, client_id=client_id, via="account")
 
 
 def _store_password(db: Session, user_id: uuid.UUID, new_hash: str) -> str:
     user = db.get(User, user_id)
     assert user is not None
     set_password(db, user, new_hash)  # ends every session, this one too
+    audit.record(db, "user.password", user_id=user.id, target=user.email, via="account")
     return start_session(db, user, previous_cookie=None)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from authserver import audit
 from authserver.clients import is_loopback
 from authserver.consents import has_consent, record_consent, touch_consent
 from authserver.context import AuthContext
@@ -94,6 +95,14 @@ def _decide(db: Session, ctx: AuthContext, incoming: IncomingRequest) -> Respons
     user = signed_in.user if decision == "allow" else None
     if user is not None:
         record_consent(db, user.id, grant.client.client_id, grant.request.resource, grant.request.scope)
+        audit.record(
+            db,
+            "consent.grant",
+            user_id=user.id,
+            client_id=grant.client.client_id,
+            resource=grant.request.resource,
+            scope=grant.request.scope,
+        )
     response: Response = server.create_authorization_response(request, grant_user=user, grant=grant)
     return response
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from authserver import audit
 from authserver.clients import find_client
 from authserver.context import AuthContext
 from authserver.passwords import hash_password_async, needs_rehash, verify_password_async
@@ -32,6 +33,8 @@ from authserver.throttle import check, hit, reset, throttle_key
 from authserver.users import find_user_by_email
 from shared.models import User
 
+THROTTLE_BUCKETS = ("login_account", "login_address")
+"""Metric buckets of the two limits of :func:`_limits`, in its order."""
 _CSRF_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 
@@ -44,6 +47,7 @@ class LoginAttempt:
     user_id: uuid.UUID | None
     password_hash: str | None
     retry_after: int = 0  # > 0: throttled, refused before checking the password
+    throttled_by: tuple[str, ...] = ()  # the limits it is over: login_account, login_address
 
 
 def client_address(request: Request) -> str:
@@ -93,16 +97,22 @@ async def _login_submit(ctx: AuthContext, incoming: IncomingRequest, address: st
     if not attempt.pending_ok:
         return ctx.pages.expired_request()
     if attempt.retry_after:
+        for bucket in attempt.throttled_by:
+            ctx.metrics.rate_limit_hits.labels(bucket).inc()
         return _form(ctx, incoming, request_id, attempt.client_name, retry_after=attempt.retry_after)
     assert ctx.password_slots is not None
     verified = await verify_password_async(attempt.password_hash, password, ctx.password_slots)
     if not verified or attempt.user_id is None:
         await ctx.run(_record_failure, ctx, email, address)
+        ctx.metrics.login("failed")
         return _form(ctx, incoming, request_id, attempt.client_name, failed=True)
     upgraded = None
     if attempt.password_hash and needs_rehash(attempt.password_hash):
         upgraded = await hash_password_async(password, ctx.password_slots)
-    cookie = await ctx.run(_sign_in, attempt.user_id, incoming.cookies.get(ctx.cookies.session), upgraded, email)
+    cookie = await ctx.run(
+        _sign_in, attempt.user_id, incoming.cookies.get(ctx.cookies.session), upgraded, email, address
+    )
+    ctx.metrics.login("succeeded")
     response = RedirectResponse(_after_login(ctx, request_id), status_code=303)
     ctx.cookies.set(response, ctx.cookies.session, cookie)
     ctx.cookies.clear(response, ctx.cookies.login_csrf)
@@ -129,7 +139,8 @@ def _prepare_attempt(db: Session, ctx: AuthContext, request_id: str, email: str,
     decisions = [check(db, key, limit, window) for key, limit in _limits(ctx, email, address)]
     retry_after = max(d.retry_after_seconds for d in decisions)
     if retry_after:
-        return LoginAttempt(True, client_name, None, None, retry_after)
+        over = tuple(bucket for bucket, d in zip(THROTTLE_BUCKETS, decisions, strict=True) if d.retry_after_seconds)
+        return LoginAttempt(True, client_name, None, None, retry_after, over)
     user = find_user_by_email(db, email) if email else None
     usable = user is not None and user.disabled_at is None
     return LoginAttempt(
@@ -145,10 +156,16 @@ def _record_failure(db: Session, ctx: AuthContext, email: str, address: str) -> 
     window = timedelta(seconds=ctx.settings.login_throttle_window)
     for key, limit in _limits(ctx, email, address):
         hit(db, key, limit, window)
+    audit.record(db, "login.failed", target=audit.typed_email(email), address=address)
 
 
 def _sign_in(
-    db: Session, user_id: uuid.UUID, previous_cookie: str | None, upgraded_hash: str | None, email: str
+    db: Session,
+    user_id: uuid.UUID,
+    previous_cookie: str | None,
+    upgraded_hash: str | None,
+    email: str,
+    address: str,
 ) -> str:
     user = db.get(User, user_id)
     assert user is not None
@@ -157,6 +174,7 @@ def _sign_in(
     # The account's failures are forgiven; the address's are not (an attacker with an account
     # of their own must not be able to clear the counter of the address they guess from).
     reset(db, throttle_key("account", email))
+    audit.record(db, "login.succeeded", user_id=user.id, target=user.email, address=address)
     return start_session(db, user, previous_cookie)
 
 

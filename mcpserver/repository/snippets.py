@@ -275,6 +275,7 @@ async def change(
         if result.rowcount == 1:  # type: ignore[attr-defined]
             await _append_version(session, caller, new, message)
             changed = sorted(f.name for f in fields(changes) if getattr(changes, f.name) is not None)
+            shared = {"visibility": new.visibility} if new.visibility != current.visibility else {}
             await audit.record(
                 session,
                 caller,
@@ -283,6 +284,7 @@ async def change(
                 target=str(snippet_id),
                 version=new.version,
                 changed=changed,
+                **shared,  # a share (or unshare) says who may now see it
             )
             return new
         # Changed by someone else since we read it: read again (and report it, if a version was expected).

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import uuid
 from typing import Annotated
 
@@ -28,13 +27,13 @@ from mcpserver.skills.media_types import media_type_for
 from mcpserver.tools.fields import SnippetId
 from mcpserver.tools.results import answer
 from shared.skill_format import skill_name
+from shared.skill_rules.media_types import MEDIA_TYPE
 
 SCOPES: dict[str, tuple[str, ...]] = {
     "add_skill_file": ("snippets:write",),
     "remove_skill_file": ("snippets:write",),
 }
 
-MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$")
 FilePath = Annotated[
     str, Field(description="Path inside the skill, like references/checklist.md or templates/email.md", max_length=255)
 ]

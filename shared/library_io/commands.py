@@ -55,7 +55,7 @@ def note(message: str) -> None:
     err.print(message, soft_wrap=True, highlight=False)
 
 
-def _settings() -> Settings:
+def operator_settings() -> Settings:
     try:
         return get_settings()
     except ValueError as error:
@@ -63,10 +63,10 @@ def _settings() -> Settings:
 
 
 @contextmanager
-def _operator_session(settings: Settings) -> Iterator[Session]:
+def operator_session(settings: Settings) -> Iterator[Session]:
     """One transaction on the administrative URL; database failures become one line."""
     if settings.database_url is None and (settings.auth_database_url or settings.mcp_database_url):
-        fail("export and import need the administrative database URL (SKILLS_DATABASE_URL)")
+        fail("export, import and files need the administrative database URL (SKILLS_DATABASE_URL)")
     engine = make_engine(settings.admin_database_url, pool_size=1)
     try:
         with transaction(session_factory(engine)) as session:
@@ -102,13 +102,13 @@ def export_command(
     ] = Format.jsonl,
 ) -> None:
     """Export a workspace's snippets: JSON Lines with every version, or a folder of Markdown files."""
-    settings = _settings()
+    settings = operator_settings()
     if format is Format.markdown:
         if output is None:
             fail("--format markdown writes a folder: give it with --output")
         if output.exists() and (not output.is_dir() or any(output.iterdir())):
             fail(f"{output} is not an empty folder: choose a new or empty one")
-    with _operator_session(settings) as session:
+    with operator_session(settings) as session:
         ref = store.find_workspace(session, workspace)
         if ref is None:
             fail(f"no workspace {workspace!r}")
@@ -133,7 +133,7 @@ def _write(records: Iterable[SnippetRecord], format: Format, output: Path | None
         assert output is not None
         output.mkdir(parents=True, exist_ok=True)
         for record in records:
-            (output / markdown.file_name(record)).write_bytes(markdown.dump_file(record).encode())
+            markdown.write_record(output, record)
             count, versions = count + 1, versions + len(record.versions)
             yield count, versions
         return
@@ -175,9 +175,9 @@ def import_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON (for scripts).")] = False,
 ) -> None:
     """Import snippets into a workspace, all or nothing: every record is checked before anything is written."""
-    settings = _settings()
+    settings = operator_settings()
     records = _read_all(source)
-    with _operator_session(settings) as session:
+    with operator_session(settings) as session:
         ref = store.find_workspace(session, workspace)
         if ref is None and not create:
             fail(f"no workspace {workspace!r} (add --create to make it)")

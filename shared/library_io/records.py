@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from shared import variables
+from shared.library_io import files as skill_files
+from shared.library_io.files import FileRecord
 from shared.models import VISIBILITIES
 
 MAX_SLUG = 80
@@ -30,7 +32,8 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 STATE_FIELDS = ("title", "description", "body", "tags", "visibility", "variables")
-SNIPPET_KEYS = ("slug", *STATE_FIELDS, "version", "author", "created_at", "updated_at", "versions")
+REQUIRED_KEYS = ("slug", *STATE_FIELDS, "version", "author", "created_at", "updated_at", "versions")
+SNIPPET_KEYS = (*REQUIRED_KEYS, "files")
 VERSION_KEYS = ("version", *STATE_FIELDS, "author", "message", "created_at")
 
 
@@ -66,6 +69,8 @@ class SnippetRecord:
     created_at: datetime
     updated_at: datetime
     versions: list[VersionRecord]
+    files: list[FileRecord] = field(default_factory=list)
+    """Supporting files, in path order; only in a record when there are any."""
 
 
 class InvalidRecord(ValueError):
@@ -95,6 +100,7 @@ def to_json(record: SnippetRecord) -> dict[str, Any]:
             }
             for v in record.versions
         ],
+        **({"files": [skill_files.to_json(f) for f in record.files]} if record.files else {}),
     }
 
 
@@ -112,7 +118,7 @@ def from_json(data: Any) -> SnippetRecord:
     if not isinstance(data, Mapping):
         raise InvalidRecord(["not a JSON object"])
     check = _Checker(data, reasons, "")
-    check.keys(SNIPPET_KEYS, required=SNIPPET_KEYS)
+    check.keys(SNIPPET_KEYS, required=REQUIRED_KEYS)
     slug = check.slug()
     state = check.state()
     version = check.version("version")
@@ -142,9 +148,11 @@ def from_json(data: Any) -> SnippetRecord:
             reasons.append("versions: version numbers must be distinct and ascending")
         elif numbers and numbers[-1] != version:
             reasons.append(f"versions: the last one is {numbers[-1]}, but the snippet is at version {version}")
+    files = skill_files.from_json(data["files"], reasons) if "files" in data else []
     if reasons:
         raise InvalidRecord(reasons)
-    return SnippetRecord(slug, *state, version, author, created_at, updated_at, versions)
+    files.sort(key=lambda f: f.path)
+    return SnippetRecord(slug, *state, version, author, created_at, updated_at, versions, files)
 
 
 class _Checker:

@@ -15,8 +15,9 @@ from typing import Literal
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from shared.library_io.files import FileRecord
 from shared.library_io.records import SnippetRecord, VersionRecord
-from shared.models import AuditEvent, Snippet, SnippetVersion, User, Workspace, WorkspaceMember, utcnow
+from shared.models import AuditEvent, Snippet, SnippetFile, SnippetVersion, User, Workspace, WorkspaceMember, utcnow
 
 OnConflict = Literal["fail", "skip", "replace"]
 
@@ -114,7 +115,41 @@ def read_records(session: Session, workspace: WorkspaceRef) -> Iterable[SnippetR
                 )
                 for v in versions
             ],
+            files=read_files(session, snippet.id),
         )
+
+
+def read_files(session: Session, snippet_id: uuid.UUID) -> list[FileRecord]:
+    """A snippet's supporting files, in path order."""
+    rows = session.execute(
+        select(SnippetFile.path, SnippetFile.media_type, SnippetFile.content)
+        .where(SnippetFile.snippet_id == snippet_id)
+        .order_by(SnippetFile.path)
+    )
+    return [FileRecord(path, media_type, bytes(content)) for path, media_type, content in rows]
+
+
+def write_files(session: Session, snippet_id: uuid.UUID, files: Sequence[FileRecord]) -> None:
+    """Insert supporting files of a snippet (checked by the caller)."""
+    if not files:
+        return
+    now = utcnow()
+    session.execute(
+        insert(SnippetFile),
+        [
+            {
+                "snippet_id": snippet_id,
+                "path": f.path,
+                "content": f.content,
+                "media_type": f.media_type,
+                "sha256": f.sha256,
+                "size": len(f.content),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for f in files
+        ],
+    )
 
 
 def plan_import(
@@ -200,6 +235,7 @@ def write_plan(
                 for v in record.versions
             ],
         )
+        write_files(session, snippet_id, record.files)
         advance()
     session.execute(
         insert(AuditEvent)

@@ -46,6 +46,9 @@ def test_clients_list_show_prune_delete(cli: Cli, sqlite_database: Database) -> 
     assert cli.json("clients", "delete", "fresh", "--yes") == {"client_id": "fresh", "deleted": True}
     table = cli("clients", "list")
     assert table.returncode == 0 and "old-used" in table.stdout and "fresh" not in table.stdout
+    audited = [(e["action"], e["client_id"], e["details"]) for e in cli.json("audit", "--action", "client.delete")]
+    assert audited == [("client.delete", "fresh", {"via": "cli"})]
+    assert cli.json("audit", "--action", "client.prune")[0]["details"] == {"deleted": 1, "via": "cli"}
 
 
 def test_keys_list_rotate_retire(cli: Cli, sqlite_database: Database) -> None:
@@ -66,6 +69,12 @@ def test_keys_list_rotate_retire(cli: Cli, sqlite_database: Database) -> None:
     refused = cli("keys", "retire", rotated["active"]["kid"])
     assert "active key" in one_line_error(refused)
     assert cli.json("keys", "retire", first["kid"], "--force")["retired"] is True
+    trail = [(e["action"], e["target"]) for e in cli.json("audit")]
+    assert trail == [
+        ("key.retire", first["kid"]),
+        ("key.rotate", rotated["active"]["kid"]),
+        ("key.create", first["kid"]),
+    ]
 
 
 def test_check_passes_on_a_migrated_sqlite_database(cli: Cli) -> None:
@@ -122,5 +131,5 @@ def test_db_upgrade_reports_the_revision(sqlite_database: Database) -> None:
 
 def test_help_lists_every_command_group(cli: Cli) -> None:
     result = cli("--help")
-    for group in ("serve", "db", "users", "clients", "keys", "tokens", "sessions", "check"):
+    for group in ("serve", "db", "users", "clients", "keys", "tokens", "sessions", "audit", "check"):
         assert group in result.stdout

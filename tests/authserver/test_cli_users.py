@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from authserver.hashing import new_secret, secret_hash
 from shared.db import make_engine, session_factory
-from shared.models import BrowserSession, GrantRevocation, OAuthClient, RefreshToken, User, utcnow
+from shared.models import AuditEvent, BrowserSession, GrantRevocation, OAuthClient, RefreshToken, User, utcnow
 from shared.schema import upgrade
 from tests.authserver.cli_runner import Cli, one_line_error
 from tests.conftest import Database
@@ -174,3 +174,39 @@ def test_unknown_client_is_a_one_line_error(cli: Cli) -> None:
 def test_passwords_are_never_arguments(cli: Cli) -> None:
     for command in ("add", "set-password"):
         assert cli("users", command, "gus@example.com", "--password", "on-the-command-line").returncode == 2
+
+
+def test_account_changes_are_audited_without_passwords(cli: Cli, admin: Session) -> None:
+    add(cli, "dee@example.com")
+    add(cli, "eve@example.com")
+    for args in (
+        ("users", "disable"),
+        ("users", "enable"),
+        ("sessions", "revoke", "--user"),
+        ("tokens", "revoke", "--user"),
+    ):
+        assert cli(*args, "dee@example.com").returncode == 0
+    new_password = "another fine passphrase"
+    assert (
+        cli("users", "set-password", "dee@example.com", "--password-stdin", stdin=new_password + "\n").returncode == 0
+    )
+    assert cli("users", "delete", "dee@example.com", "--yes").returncode == 0
+
+    events = cli.json("audit", "--user", "DEE@example.com")
+    assert [e["action"] for e in events] == [
+        "user.delete",
+        "user.password",
+        "tokens.revoke",
+        "sessions.revoke",
+        "user.enable",
+        "user.disable",
+        "user.add",
+    ]
+    assert {e["target"] for e in events} == {"dee@example.com"} and all(e["details"]["via"] == "cli" for e in events)
+    assert [e["action"] for e in cli.json("audit", "--action", "user.add")] == ["user.add", "user.add"]
+    assert len(cli.json("audit", "--limit", "3")) == 3
+    table = cli("audit", "--user", "eve@example.com")
+    assert table.returncode == 0 and "user.add" in table.stdout and "eve@example.com" in table.stdout
+    with admin.begin():
+        stored = str([(e.target, e.details) for e in admin.scalars(select(AuditEvent))])
+    assert PASSWORD not in stored and new_password not in stored

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from authserver.hashing import secret_hash
 from authserver.users import find_user_by_email
-from shared.models import BrowserSession, Consent, GrantRevocation, utcnow
+from shared.models import AuditEvent, BrowserSession, Consent, GrantRevocation, utcnow
 from shared.settings import SCOPES
 from tests.authserver.auth_browser import RESOURCE, authorize_through_browser, register
 from tests.authserver.conftest import RunningServer
@@ -38,6 +41,12 @@ def connect_app(http: httpx.Client, name: str) -> tuple[dict[str, str], str]:
 def refresh(http: httpx.Client, client_id: str, refresh_token: str) -> httpx.Response:
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id, "resource": RESOURCE}
     return http.post("/token", data=data)
+
+
+def actions_of(db: Session, user_id: uuid.UUID, action: str) -> list[str | None]:
+    """The client ids of the user's audit events of ``action``."""
+    query = select(AuditEvent.client_id).where(AuditEvent.actor_user_id == user_id, AuditEvent.action == action)
+    return list(db.scalars(query))
 
 
 def test_account_needs_a_session_and_login_leads_there(people_server: RunningServer) -> None:
@@ -76,6 +85,8 @@ def test_account_lists_applications_and_revoking_one_ends_its_access(people_serv
         assert revocations[0].not_before > utcnow().replace(microsecond=0)  # later tokens of this second too
         consents = db.scalars(select(Consent.client_id).where(Consent.user_id == user.id)).all()
         assert consents == [other["client_id"]]
+        assert actions_of(db, user.id, "consent.revoke") == [editor["client_id"]]
+        assert sorted(actions_of(db, user.id, "consent.grant")) == sorted([editor["client_id"], other["client_id"]])
 
 
 def test_account_forms_need_the_session_csrf_token(people_server: RunningServer) -> None:
@@ -117,6 +128,10 @@ def test_changing_the_password_ends_other_sessions_and_tokens(people_server: Run
         user = find_user_by_email(db, email)
         assert user is not None and user.tokens_valid_after is not None
         assert db.get(BrowserSession, secret_hash(old_cookie)) is None
+        [event] = db.scalars(select(AuditEvent).where(AuditEvent.action == "user.password", AuditEvent.target == email))
+        assert event.actor_user_id == user.id and event.details == {"via": "account"}
+        stored = str([(e.target, e.details) for e in db.scalars(select(AuditEvent))])
+        assert NEW_PASSWORD not in stored and "nope nope" not in stored and PASSWORD not in stored
     with browser(people_server) as http:
         sign_in_to_account(http, email, NEW_PASSWORD)
     assert page.status_code == 200
@@ -124,7 +139,8 @@ def test_changing_the_password_ends_other_sessions_and_tokens(people_server: Run
 
 def test_logout_ends_the_session(people_server: RunningServer) -> None:
     with browser(people_server) as http:
-        page = sign_in_to_account(http, new_user(people_server))
+        email = new_user(people_server)
+        page = sign_in_to_account(http, email)
         cookie = http.cookies["skills_session"]
         assert http.get("/logout").status_code == 405
         form = form_for(page.text, "/logout")
@@ -133,6 +149,10 @@ def test_logout_ends_the_session(people_server: RunningServer) -> None:
         assert "You are signed out" in http.get(answer.headers["location"]).text
     with people_server.db() as db:
         assert db.get(BrowserSession, secret_hash(cookie)) is None
+        user = find_user_by_email(db, email)
+        assert user is not None
+        trail = db.scalars(select(AuditEvent.action).where(AuditEvent.actor_user_id == user.id)).all()
+        assert sorted(trail) == ["login.succeeded", "logout"]
     with browser(people_server) as replay:
         replay.cookies.set("skills_session", cookie, domain="127.0.0.1")
         assert replay.get("/account").status_code == 303

@@ -56,8 +56,12 @@ def test_account_throttle_answers_429_then_the_right_password_works_after_the_wi
         for _ in range(ACCOUNT_LIMIT):
             assert sign_in(http, page, email, "wrong password here").status_code == 400
 
+        registry = people_server.server.config.app.state.ctx.metrics.registry
+        before = registry.get_sample_value("skills_rate_limit_hits_total", {"bucket": "login_account"}) or 0
         throttled = sign_in(http, page, email)  # even the right password, while the window lasts
         assert throttled.status_code == 429
+        after = registry.get_sample_value("skills_rate_limit_hits_total", {"bucket": "login_account"})
+        assert after == before + 1
         retry_after = int(throttled.headers["retry-after"])
         assert 0 < retry_after <= WINDOW
         assert re.search(r"Try again in \d+ minutes?", throttled.text)

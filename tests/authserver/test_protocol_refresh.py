@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from authserver.hashing import secret_hash
 from authserver.users import create_user
 from shared.db import transaction
-from shared.models import GrantRevocation, RefreshToken, utcnow
+from shared.models import AuditEvent, GrantRevocation, RefreshToken, utcnow
 from tests.authserver.auth_browser import EMAIL, PASSWORD, authorize_through_browser
 from tests.authserver.conftest import RunningServer, settings_of, start_server
 from tests.authserver.test_auth_code_flow import race, redeem, refresh, verify
@@ -29,6 +29,12 @@ def row_of(server: RunningServer, refresh_token: str) -> RefreshToken:
 def grant_revocation(server: RunningServer, row: RefreshToken) -> GrantRevocation | None:
     with server.db() as db:
         return db.get(GrantRevocation, (row.user_id, row.client_id))
+
+
+def audited(server: RunningServer, action: str, client_id: str) -> list[AuditEvent]:
+    with server.db() as db:
+        query = select(AuditEvent).where(AuditEvent.action == action, AuditEvent.client_id == client_id)
+        return list(db.scalars(query))
 
 
 def signed_in(http: httpx.Client) -> tuple[str, dict[str, str]]:
@@ -74,6 +80,9 @@ def test_reuse_after_the_successor_was_used_revokes_the_whole_grant(
     revocation = grant_revocation(auth_server, row_of(auth_server, third["refresh_token"]))
     assert revocation is not None  # the MCP server now refuses the access tokens too
     assert verify(http, third["access_token"]).claims["iat"] < revocation.not_before.timestamp()
+    [event] = audited(auth_server, "refresh_token.reuse", client_id)
+    assert event.actor_user_id == row_of(auth_server, third["refresh_token"]).user_id
+    assert first["refresh_token"] not in str(event.details)
 
 
 def test_reuse_outside_the_grace_window_revokes_the_family(http: httpx.Client, auth_server: RunningServer) -> None:
@@ -203,3 +212,5 @@ def test_a_replayed_code_also_revokes_the_access_token(http: httpx.Client, auth_
     revocation = grant_revocation(auth_server, row_of(auth_server, issued["refresh_token"]))
     assert revocation is not None
     assert verify(http, issued["access_token"]).claims["iat"] < revocation.not_before.timestamp()
+    [event] = audited(auth_server, "code.replay", authorized.client["client_id"])
+    assert event.details == {} and event.target is None  # never the code

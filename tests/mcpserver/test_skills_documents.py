@@ -2,20 +2,22 @@
 
 ``sync-skills`` runs here for real (its sync step, through the official client with a
 bearer token instead of the browser sign-in) into a temporary skills folder; every file it
-writes must equal what ``resources/read`` serves, and the listing's digest and size must
-describe exactly those bytes.
+writes, ``SKILL.md`` and every supporting file, must equal what ``resources/read`` serves,
+and the listing's digest and size must describe exactly those bytes.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from pathlib import Path
 
 import yaml
-from mcp_types import TextResourceContents
+from mcp_types import BlobResourceContents, TextResourceContents
 
 from shared.library_client import Library
-from shared.skill_folders import SkillsFolder
+from shared.skill_folders import MANIFEST, SkillsFolder
 from shared.sync_skills import _sync
 from tests.mcpserver.harness import McpHarness, call
 from tests.mcpserver.skills_client import list_all_skills
@@ -34,7 +36,11 @@ async def test_served_skill_md_is_byte_for_byte_what_sync_skills_writes(harness:
             description="Use when: reviewing a pull request.",
             tags=["review", "yes", "42"],
         )
-        await call(client, "save_snippet", workspace_id=ws, title="Stand-up", body="Yesterday, today, blockers")
+        standup = await call(
+            client, "save_snippet", workspace_id=ws, title="Stand-up", body="Yesterday, today, blockers"
+        )
+        for path, content in FILES.items():
+            await call(client, "add_skill_file", id=standup["id"], path=path, **content)
         await call(
             client,
             "save_snippet",
@@ -59,3 +65,24 @@ async def test_served_skill_md_is_byte_for_byte_what_sync_skills_writes(harness:
                 "size": len(data),
             }
             assert entry["frontmatter"] == yaml.safe_load(served.text.split("---\n")[1])
+            for resource in entry["resources"][1:]:
+                path = resource["uri"].removeprefix(entry["uri"].removesuffix("SKILL.md"))
+                contents = (await client.read_resource(resource["uri"])).contents[0]
+                if isinstance(contents, BlobResourceContents):
+                    data = base64.b64decode(contents.blob)
+                else:
+                    data = contents.text.encode()
+                assert (tmp_path / name / path).read_bytes() == data, path
+                assert resource["digest"] == f"sha256:{hashlib.sha256(data).hexdigest()}"
+                assert resource["size"] == len(data)
+        written = sorted(str(p.relative_to(tmp_path / "stand-up")) for p in (tmp_path / "stand-up").rglob("*.*"))
+        assert written == sorted(["SKILL.md", *FILES])
+        manifest = json.loads((tmp_path / MANIFEST).read_text())
+        assert sorted(manifest["skills"]["stand-up"]["files"]) == sorted(FILES)
+
+
+FILES = {
+    "references/checklist.md": {"content": "# Checklist\r\n- ✓ tests\n"},
+    "templates/deep/email.txt": {"content": "Dear {{name}},\n"},
+    "logo.png": {"content_base64": base64.b64encode(b"\x89PNG\r\n\x1a\n\x00\xff").decode()},
+}

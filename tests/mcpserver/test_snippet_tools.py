@@ -141,8 +141,8 @@ async def test_share_changes_visibility_and_records_a_version(harness: McpHarnes
         assert again["version"] == 2  # nothing changed, no new version
     async with harness.client(bob) as client:
         assert (await call(client, "get_snippet", id=snippet["id"]))["can_edit"] is False
-    actions = [r[0] for r in _admin_rows(harness, select(AuditEvent.action).order_by(AuditEvent.id))]
-    assert actions[-1] == "snippet.share"
+    events = _admin_rows(harness, select(AuditEvent.action, AuditEvent.details).order_by(AuditEvent.id))
+    assert events[-1][0] == "snippet.share" and events[-1][1]["visibility"] == "public"  # who may now see it
 
 
 async def test_delete_removes_the_snippet_and_its_versions(harness: McpHarness) -> None:

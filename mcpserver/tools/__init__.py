@@ -6,6 +6,7 @@ from mcp.server.mcpserver import MCPServer
 
 from mcpserver.context import AppContext
 from mcpserver.tools import members, render, search, skill_files, snippets, versions, workspaces
+from mcpserver.tools.text_arguments import keep_text_arguments
 
 TOOL_SCOPES: dict[str, tuple[str, ...]] = {
     **workspaces.SCOPES,
@@ -32,3 +33,4 @@ def register_all(server: MCPServer, app: AppContext) -> None:
     search.register(server, app)
     render.register(server, app)
     skill_files.register(server, app)
+    keep_text_arguments(server)

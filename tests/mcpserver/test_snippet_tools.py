@@ -197,3 +197,16 @@ async def test_bad_arguments_are_tool_errors_naming_the_field(harness: McpHarnes
         assert "not found: no workspace" in await fails(
             client, "save_snippet", workspace_id=str(uuid.uuid4()), title="t", body="b"
         )
+
+
+async def test_text_that_looks_like_json_is_kept_as_text(harness: McpHarness) -> None:
+    """A body, title or description such as `{"a": 1}`, `[1]`, `true` or `null` is text, not JSON to parse."""
+    ada = harness.add_user("ada@example.com")
+    async with harness.client(ada) as client:
+        ws = await _workspace(client)
+        saved = await call(client, "save_snippet", workspace_id=ws, title="[1, 2]", body='{"a": 1}', description="true")
+        assert (saved["title"], saved["description"]) == ("[1, 2]", "true")
+        assert (await call(client, "get_snippet", id=saved["id"]))["body"] == '{"a": 1}'
+        updated = await call(client, "save_snippet", id=saved["id"], body="null", expected_version=1)
+        assert updated["version"] == 2
+        assert (await call(client, "get_snippet", id=saved["id"]))["body"] == "null"

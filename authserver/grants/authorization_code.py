@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 
 from authserver import audit
 from authserver.clients import mark_used
+from authserver.grants.issuing import IssuesOurTokens
 from authserver.grants.resource import InvalidTargetError, canonical_resource
 from authserver.hashing import new_secret, secret_hash
 from authserver.revocation import revoke_grant
@@ -52,7 +53,7 @@ class IssuedCode(AuthorizationCodeMixin):
         return self.row.scope
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(IssuesOurTokens, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
     server: AuthServer
@@ -141,14 +142,3 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def authenticate_user(self, authorization_code: IssuedCode) -> User | None:
         user = self.server.db.get(User, authorization_code.row.user_id)
         return user if user is not None and user.disabled_at is None else None
-
-    def generate_token(
-        self,
-        user: User | None = None,
-        scope: str | None = None,
-        grant_type: str | None = None,
-        expires_in: int | None = None,
-        include_refresh_token: bool = True,
-    ) -> dict[str, Any]:
-        assert user is not None
-        return self.server.issue_token(self.request, user, scope, include_refresh_token)

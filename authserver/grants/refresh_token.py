@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from authserver import audit
 from authserver.clients import mark_used
+from authserver.grants.issuing import IssuesOurTokens
 from authserver.grants.resource import InvalidTargetError, canonical_resource
 from authserver.hashing import secret_hash
 from authserver.revocation import revoke_grant
@@ -55,7 +56,7 @@ class RefreshCredential(TokenMixin):
         return self.row.scope
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(IssuesOurTokens, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -141,17 +142,6 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token: RefreshCredential) -> None:
         """Nothing to do: the old token was marked rotated before the new one was made."""
-
-    def generate_token(
-        self,
-        user: User | None = None,
-        scope: str | None = None,
-        grant_type: str | None = None,
-        expires_in: int | None = None,
-        include_refresh_token: bool = True,
-    ) -> dict[str, Any]:
-        assert user is not None
-        return self.server.issue_token(self.request, user, scope, include_refresh_token)
 
 
 def _find(db: Session, refresh_token: str) -> RefreshToken | None:

@@ -38,7 +38,6 @@ from shared.db import make_engine, pool_in_use, session_factory
 from shared.metrics import MetricsMiddleware
 from shared.settings import Settings, get_settings
 
-MAX_BODY_BYTES = 64 * 1024
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 CORS_PATHS = (*METADATA_PATHS, "/register", "/token", "/revoke", "/jwks")
 
@@ -101,6 +100,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(DefaultHeadersMiddleware),
         Middleware(PathCORSMiddleware, paths=CORS_PATHS),
     ]
-    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
+    app = Starlette(
+        routes=routes, middleware=middleware, lifespan=lifespan, max_body_size=settings.auth_max_request_bytes
+    )
     app.state.ctx = ctx
     return app

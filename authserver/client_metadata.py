@@ -26,17 +26,24 @@ TEXT_FIELDS = ("client_name", "client_uri", "logo_uri", "software_id", "software
 
 
 def validated_client_metadata(
-    body: Any, native_schemes: Collection[str] = (), auth_methods: Collection[str] = AUTH_METHODS
+    body: Any,
+    native_schemes: Collection[str] = (),
+    auth_methods: Collection[str] = AUTH_METHODS,
+    max_redirect_uris: int = MAX_REDIRECT_URIS,
 ) -> dict[str, Any]:
-    """The metadata we store for ``body``, or :class:`InvalidClientMetadataError`/:class:`InvalidRedirectURIError`."""
+    """The metadata we store for ``body``, or :class:`InvalidClientMetadataError`/:class:`InvalidRedirectURIError`.
+
+    ``max_redirect_uris`` is the ``registration_max_redirect_uris`` setting for registrations;
+    client metadata documents keep the default.
+    """
     if not isinstance(body, dict):
         raise InvalidClientMetadataError("The client metadata must be a JSON object.")
 
     redirect_uris = body.get("redirect_uris")
     if not isinstance(redirect_uris, list) or not redirect_uris or not all(isinstance(u, str) for u in redirect_uris):
         raise InvalidRedirectURIError("'redirect_uris' must be a non-empty array of strings.")
-    if len(redirect_uris) > MAX_REDIRECT_URIS:
-        raise InvalidRedirectURIError(f"At most {MAX_REDIRECT_URIS} redirect URIs may be registered.")
+    if len(redirect_uris) > max_redirect_uris:
+        raise InvalidRedirectURIError(f"At most {max_redirect_uris} redirect URIs may be registered.")
     for number, uri in enumerate(redirect_uris, start=1):
         if problem := redirect_uri_problem(uri, native_schemes):
             # The URI itself is not echoed: it may hold characters an error description may not.

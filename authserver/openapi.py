@@ -20,7 +20,6 @@ from starlette.responses import JSONResponse
 from authserver.client_metadata import (
     AUTH_METHODS,
     GRANT_TYPES,
-    MAX_REDIRECT_URIS,
     MAX_TEXT_LENGTH,
     RESPONSE_TYPES,
     SUPPORTED_SCOPES,
@@ -66,7 +65,8 @@ def _header(description: str, schema: dict[str, Any] | None = None) -> dict[str,
 
 NO_STORE = {"Cache-Control": _header("Never cached.", {"const": "no-store"})}
 TOO_LARGE_TEXT = {
-    "description": f"The body is larger than the server's limit of {64 * 1024} bytes (any endpoint).",
+    "description": "The body is larger than the server's limit, auth_max_request_bytes (64 KiB by default; "
+    "any endpoint).",
     "content": {"text/plain": {"schema": {"type": "string"}}},
 }
 BASIC_CHALLENGE = {"WWW-Authenticate": _header('`Basic error="invalid_client", …` (RFC 6749 §5.2).')}
@@ -119,12 +119,12 @@ def _client_auth_form(*, public_allowed: bool) -> dict[str, Any]:
     }
 
 
-def _schemas() -> dict[str, Any]:
+def _schemas(settings: Settings) -> dict[str, Any]:
     client_metadata_properties: dict[str, Any] = {
         "redirect_uris": {
             "type": "array",
             "minItems": 1,
-            "maxItems": MAX_REDIRECT_URIS,
+            "maxItems": settings.registration_max_redirect_uris,
             "items": {"type": "string"},
             "description": "https, http on a loopback host, or a private-use scheme the operator allows.",
         },
@@ -353,8 +353,8 @@ def _client_authenticated(
 
 def _registration_too_large() -> dict[str, Any]:
     return {
-        "description": "The client metadata is larger than 16 KiB (JSON), or the body is larger than the "
-        "server's limit (plain text).",
+        "description": "The client metadata is larger than registration_max_bytes (16 KiB by default; JSON), "
+        "or the body is larger than the server's limit (plain text).",
         "content": {JSON: {"schema": _ref("RegistrationError")}, "text/plain": {"schema": {"type": "string"}}},
     }
 
@@ -498,7 +498,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "servers": [{"url": settings.issuer_url}],
         "paths": _paths(),
         "components": {
-            "schemas": _schemas(),
+            "schemas": _schemas(settings),
             "securitySchemes": {
                 "clientBasic": {
                     "type": "http",

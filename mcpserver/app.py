@@ -100,13 +100,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     prompts.register(server, context)
     completion.register(server, context)
     security = transport_security(settings)
-    server.streamable_http_app(stateless_http=True, json_response=True, transport_security=security)
+    server.streamable_http_app(
+        stateless_http=True,
+        json_response=True,
+        transport_security=security,
+        max_request_body_size=settings.mcp_max_request_bytes,
+    )
     gate = BearerGate(
         StreamableHTTPASGIApp(server.session_manager),
         verifier,
         RevocationCheck(sessions, ttl=settings.revocation_check_seconds),
         resource_metadata_url=settings.resource_metadata_url,
         tool_scopes=lambda: TOOL_SCOPES,
+        max_body_size=settings.mcp_max_request_bytes,
         metrics=metrics,
     )
     endpoint = HostOriginGuard(with_cors(gate, security), security)

@@ -235,6 +235,58 @@ class Settings(BaseSettings):
         ),
     )
 
+    mcp_max_request_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=64 * 1024,
+        description=(
+            "Largest request body the MCP endpoint reads, in bytes (larger: 413). Keep it above 2.7 MiB: a "
+            "2 MiB supporting file travels base64-encoded."
+        ),
+    )
+    snippet_max_title: int = Field(default=200, ge=1, description="Longest snippet title, in characters.")
+    snippet_max_body: int = Field(
+        default=100_000,
+        ge=1,
+        le=100_000,
+        description=(
+            "Longest snippet body, in characters (at most 100,000: a skill keeps room for its SKILL.md by that size)."
+        ),
+    )
+    snippet_max_description: int = Field(default=2000, ge=0, description="Longest snippet description, in characters.")
+    snippet_max_tags: int = Field(default=20, ge=0, description="Most tags on one snippet (and in one tag filter).")
+    snippet_max_tag_length: int = Field(default=40, ge=1, description="Longest tag, in characters.")
+    snippet_max_variables: int = Field(
+        default=50, ge=0, le=50, description="Most `{{variables}}` in one snippet, declared or inferred (at most 50)."
+    )
+    variable_max_description: int = Field(
+        default=500, ge=0, le=500, description="Longest description of a snippet variable, in characters (at most 500)."
+    )
+    variable_max_default: int = Field(
+        default=10_000,
+        ge=0,
+        le=10_000,
+        description="Longest default value of a snippet variable, in characters (at most 10,000).",
+    )
+    max_page_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Largest page (the `limit` argument) of list_snippets, list_snippet_versions and search_snippets.",
+    )
+    auth_max_request_bytes: int = Field(
+        default=64 * 1024,
+        ge=4 * 1024,
+        description="Largest request body the authorization server reads, in bytes (larger: 413).",
+    )
+    registration_max_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        description="Largest client registration (or RFC 7592 update) body, in bytes (larger: 413).",
+    )
+    registration_max_redirect_uris: int = Field(
+        default=10, ge=1, description="Most redirect URIs one client may register."
+    )
+
     cookie_secure: bool | None = Field(
         default=None,
         description="Mark the browser session cookie Secure. Default: on unless the issuer is plain-http loopback.",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+MAX_NAME = 64
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 PLACEHOLDER = re.compile(r"\\\{\{|\{\{([^{}\n]*)\}\}")
 """An escaped ``\\{{`` (no group), or ``{{ … }}`` on one line (group 1: what is inside)."""
@@ -24,6 +25,7 @@ PLACEHOLDER = re.compile(r"\\\{\{|\{\{([^{}\n]*)\}\}")
 MAX_VARIABLES = 50
 MAX_DESCRIPTION = 500
 MAX_DEFAULT = 10_000
+"""Hard caps; the MCP server's configured limits (``snippet_max_variables`` …) may only be lower."""
 
 
 class VariableError(ValueError):
@@ -104,6 +106,8 @@ def declare(body: str, declared: Sequence[Variable] | None, previous: Iterable[V
     no description), keeping the earlier declaration of a name that is still used.
     """
     used = used_names(body)
+    if len(used) > MAX_VARIABLES:
+        raise VariableError([f"the body uses {len(used)} variables: at most {MAX_VARIABLES}"])
     if declared is None:
         kept = {v.name: v for v in previous}
         return [kept.get(name) or Variable(name) for name in used]

@@ -19,10 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from authserver import audit
-from authserver.client_metadata import validated_client_metadata
 from authserver.clients import delete_client, find_client
 from authserver.context import AuthContext
-from authserver.endpoints.registration import MAX_REGISTRATION_BYTES, NO_STORE, client_information, parse_json_body
+from authserver.endpoints.registration import NO_STORE, client_information, metadata_of, parse_json_body, too_large
 from authserver.hashing import matches_hash
 from authserver.server import oauth_error_response
 
@@ -48,8 +47,8 @@ async def client_configuration(request: Request) -> Response:
     body: Any = None
     if request.method == "PUT":
         raw = await request.body()
-        if len(raw) > MAX_REGISTRATION_BYTES:
-            return JSONResponse({"error": "invalid_client_metadata"}, status_code=413, headers=NO_STORE)
+        if len(raw) > ctx.settings.registration_max_bytes:
+            return too_large(ctx.settings)
         try:
             body = parse_json_body(raw)
         except OAuth2Error as error:
@@ -86,4 +85,4 @@ def _updated_metadata(secret_hash: str | None, client_id: str, body: Any, ctx: A
     secret = body.get("client_secret")
     if secret is not None and (not isinstance(secret, str) or not matches_hash(secret, secret_hash)):
         raise InvalidClientMetadataError("The client_secret does not match.")
-    return validated_client_metadata(body, ctx.settings.native_redirect_schemes)
+    return metadata_of(body, ctx.settings)

@@ -4,7 +4,8 @@ Our own small endpoint rather than Authlib's ``ClientRegistrationEndpoint``: tha
 mints a client secret and its default checks accept redirect URIs such as ``http://evil/cb``
 or ``javascript:…``. The policy lives in :mod:`authserver.client_metadata`.
 
-Anyone may register, so: bodies are capped, each client address may register
+Anyone may register, so: bodies are capped (``registration_max_bytes``, and at most
+``registration_max_redirect_uris`` redirect URIs), each client address may register
 ``registration_rate_limit`` times per ``registration_rate_window`` (counted in the database,
 so the limit holds across processes), and every registration also prunes registrations that
 were never used (:func:`authserver.clients.prune_unused`). Public clients (``none``) get no
@@ -33,7 +34,6 @@ from authserver.server import oauth_error_response
 from shared.models import OAuthClient
 from shared.settings import Settings
 
-MAX_REGISTRATION_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -61,6 +61,25 @@ def parse_json_body(body: bytes) -> Any:
         raise InvalidClientMetadataError("The body must be a JSON object.") from error
 
 
+def too_large(settings: Settings) -> JSONResponse:
+    """413 for a registration (or RFC 7592 update) body over ``registration_max_bytes``."""
+    return JSONResponse(
+        {
+            "error": "invalid_client_metadata",
+            "error_description": f"The registration request is larger than {settings.registration_max_bytes} bytes.",
+        },
+        status_code=413,
+        headers=NO_STORE,
+    )
+
+
+def metadata_of(body: Any, settings: Settings) -> dict[str, Any]:
+    """The client metadata of a registration or update body, within the configured limits."""
+    return validated_client_metadata(
+        body, settings.native_redirect_schemes, max_redirect_uris=settings.registration_max_redirect_uris
+    )
+
+
 def too_many_requests(retry_after: int) -> JSONResponse:
     return JSONResponse(
         {"error": "temporarily_unavailable", "error_description": "Too many registrations from this address."},
@@ -77,14 +96,10 @@ async def register(request: Request) -> Response:
         ctx.metrics.rate_limit_hits.labels("registration").inc()
         return too_many_requests(decision.retry_after_seconds)
     body = await request.body()
-    if len(body) > MAX_REGISTRATION_BYTES:
-        return JSONResponse(
-            {"error": "invalid_client_metadata", "error_description": "The registration request is too large."},
-            status_code=413,
-            headers=NO_STORE,
-        )
+    if len(body) > ctx.settings.registration_max_bytes:
+        return too_large(ctx.settings)
     try:
-        metadata = validated_client_metadata(parse_json_body(body), ctx.settings.native_redirect_schemes)
+        metadata = metadata_of(parse_json_body(body), ctx.settings)
     except OAuth2Error as error:
         return oauth_error_response(error)
     registration = await ctx.run(_register, ctx.settings, metadata, address)

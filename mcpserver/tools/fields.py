@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from mcpserver.errors import InvalidArgument
+from shared.settings import Settings
+from shared.variables import placeholders
 
 Visibility = Literal["private", "workspace", "public"]
 Role = Literal["owner", "member"]
@@ -19,6 +21,7 @@ UserId = Annotated[uuid.UUID, Field(description="User id (UUID) of a member, fro
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
+"""Defaults of ``snippet_max_tags`` and ``snippet_max_tag_length``, for callers without settings."""
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -31,20 +34,38 @@ def text(field: str, value: str, *, required: bool = True) -> str:
     return value
 
 
-def tags(values: list[str]) -> list[str]:
-    """Lower-cased, trimmed, without duplicates, order kept."""
+def body(value: str, settings: Settings) -> str:
+    """A snippet body: not empty, and with no more distinct ``{{variables}}`` than configured."""
+    value = text("body", value)
+    names, _ = placeholders(value)
+    if len(names) > settings.snippet_max_variables:
+        raise InvalidArgument(
+            "body", f"it uses {len(names)} {{{{variables}}}}: a snippet has at most {settings.snippet_max_variables}"
+        )
+    return value
+
+
+def tags(values: list[str], settings: Settings | None = None) -> list[str]:
+    """Lower-cased, trimmed, without duplicates, order kept; within the configured count and length."""
+    most = settings.snippet_max_tags if settings else MAX_TAGS
+    longest = settings.snippet_max_tag_length if settings else MAX_TAG_LENGTH
     result: list[str] = []
     for raw in values:
         tag = " ".join(raw.strip().lower().split())
         if not tag:
             raise InvalidArgument("tags", "a tag must not be empty")
-        if len(tag) > MAX_TAG_LENGTH:
-            raise InvalidArgument("tags", f"a tag has at most {MAX_TAG_LENGTH} characters")
+        if len(tag) > longest:
+            raise InvalidArgument("tags", f"a tag has at most {longest} characters")
         if tag not in result:
             result.append(tag)
-    if len(result) > MAX_TAGS:
-        raise InvalidArgument("tags", f"at most {MAX_TAGS} tags")
+    if len(result) > most:
+        raise InvalidArgument("tags", f"at most {most} tags")
     return result
+
+
+def tags_description(settings: Settings, what: str) -> str:
+    """A tags parameter's description, stating the limits the server enforces."""
+    return f"{what} (at most {settings.snippet_max_tags}, each at most {settings.snippet_max_tag_length} characters)"
 
 
 def slug(value: str) -> str:

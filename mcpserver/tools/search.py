@@ -1,6 +1,8 @@
-"""The search tool: ranked full-text search over the snippets the caller can read."""
+"""The search tool: ranked full-text search over the snippets the caller can read.
 
-from __future__ import annotations
+The page size limit comes from the settings, so annotations are evaluated when ``register``
+runs (no ``from __future__ import annotations``).
+"""
 
 import uuid
 from typing import Annotated, Any
@@ -21,7 +23,6 @@ from mcpserver.tools.snippets import SnippetSummaryOut, summary_out
 SCOPES: dict[str, tuple[str, ...]] = {"search_snippets": ("snippets:read",)}
 
 DEFAULT_PAGE = 10
-MAX_PAGE = 50
 MAX_QUERY = 500
 CURSOR_KIND = "search"
 
@@ -42,6 +43,9 @@ def _query(text: str, filters: Filters) -> list[Any]:
 
 
 def register(server: MCPServer, app: AppContext) -> None:
+    settings = app.settings
+    max_page = settings.max_page_size
+
     @server.tool(
         title="Search snippets",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
@@ -55,9 +59,12 @@ def register(server: MCPServer, app: AppContext) -> None:
             ),
         ],
         workspace_id: Annotated[uuid.UUID | None, Field(description="Only this workspace")] = None,
-        tags: Annotated[list[str] | None, Field(description="Only snippets carrying all of these tags")] = None,
+        tags: Annotated[
+            list[str] | None,
+            Field(description=fields.tags_description(settings, "Only snippets carrying all of these")),
+        ] = None,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
-        limit: Annotated[int, Field(description="Page size", ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+        limit: Annotated[int, Field(description=f"Page size (at most {max_page})", ge=1, le=max_page)] = DEFAULT_PAGE,
     ) -> Annotated[CallToolResult, SearchPage]:
         """Search the snippets you can read by title, tags, description and body, best match first.
 
@@ -67,7 +74,7 @@ def register(server: MCPServer, app: AppContext) -> None:
         text = " ".join(query.split())
         if not text:
             raise InvalidArgument("query", "must not be empty")
-        filters = Filters(workspace_id=workspace_id, tags=tuple(fields.tags(tags or [])))
+        filters = Filters(workspace_id=workspace_id, tags=tuple(fields.tags(tags or [], settings)))
         after = _decode(cursor, text, filters) if cursor else None
         caller = current_caller()
         async with app.transaction(caller) as session:

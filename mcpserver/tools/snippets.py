@@ -2,9 +2,10 @@
 
 Every write tells the users whose prompt and resource lists it changed
 (``mcpserver.changes``), after its transaction has committed.
-"""
 
-from __future__ import annotations
+The limits come from the settings and are published in the tools' input schemas, so the
+annotations are evaluated when ``register`` runs (no ``from __future__ import annotations``).
+"""
 
 import uuid
 from datetime import datetime
@@ -23,7 +24,8 @@ from mcpserver.repository import snippets as repo
 from mcpserver.tools import fields
 from mcpserver.tools.fields import SnippetId, Visibility
 from mcpserver.tools.results import answer
-from shared.variables import Variable
+from shared.settings import Settings
+from shared.variables import MAX_NAME, Variable
 
 SCOPES: dict[str, tuple[str, ...]] = {
     "list_snippets": ("snippets:read",),
@@ -34,8 +36,8 @@ SCOPES: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULT_PAGE = 20
-MAX_PAGE = 100
 MAX_BODY = 100_000
+"""The largest body any configuration allows (``snippet_max_body`` may only be lower)."""
 CURSOR_KIND = "snippets"
 
 
@@ -58,10 +60,10 @@ class SnippetPage(BaseModel):
 
 
 class VariableIn(BaseModel):
-    name: str = Field(description="As in {{name}}: a letter, then letters, digits or underscores", max_length=64)
-    description: str = Field(default="", description="What to fill in", max_length=500)
+    name: str = Field(description="As in {{name}}: a letter, then letters, digits or underscores", max_length=MAX_NAME)
+    description: str = Field(default="", description="What to fill in")
     required: bool = Field(default=True, description="Must be given when rendering (unless it has a default)")
-    default: str | None = Field(default=None, description="Used when no value is given", max_length=10_000)
+    default: str | None = Field(default=None, description="Used when no value is given")
 
 
 class VariableOut(BaseModel):
@@ -112,9 +114,19 @@ def snippet_out(view: repo.SnippetView, me: uuid.UUID, latest_version: int | Non
     )
 
 
-def declared(variables: list[VariableIn] | None) -> list[Variable] | None:
+def declared(variables: list[VariableIn] | None, settings: Settings) -> list[Variable] | None:
     if variables is None:
         return None
+    for v in variables:
+        if len(v.description) > settings.variable_max_description:
+            raise InvalidArgument(
+                "variables",
+                f"the description of {v.name!r} has more than {settings.variable_max_description} characters",
+            )
+        if v.default is not None and len(v.default) > settings.variable_max_default:
+            raise InvalidArgument(
+                "variables", f"the default of {v.name!r} has more than {settings.variable_max_default} characters"
+            )
     return [Variable(v.name.strip(), v.description.strip(), v.required, v.default) for v in variables]
 
 
@@ -163,24 +175,31 @@ def _line(view: repo.SnippetSummary) -> str:
 
 
 def register(server: MCPServer, app: AppContext) -> None:
+    settings = app.settings
+    max_page, max_body = settings.max_page_size, settings.snippet_max_body
+    max_title, max_description = settings.snippet_max_title, settings.snippet_max_description
+
     @server.tool(
         title="List snippets",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
     )
     async def list_snippets(
         workspace_id: Annotated[uuid.UUID | None, Field(description="Only this workspace")] = None,
-        tags: Annotated[list[str] | None, Field(description="Only snippets carrying all of these tags")] = None,
+        tags: Annotated[
+            list[str] | None,
+            Field(description=fields.tags_description(settings, "Only snippets carrying all of these")),
+        ] = None,
         visibility: Annotated[Visibility | None, Field(description="Only this visibility")] = None,
         mine: Annotated[bool, Field(description="Only snippets you created")] = False,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
-        limit: Annotated[int, Field(description="Page size", ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+        limit: Annotated[int, Field(description=f"Page size (at most {max_page})", ge=1, le=max_page)] = DEFAULT_PAGE,
     ) -> Annotated[CallToolResult, SnippetPage]:
         """List the snippets you can read: summaries without bodies, most recently changed first.
 
         That is your workspaces' shared snippets, your own private ones, and public ones of any
         workspace. Page with next_cursor; read a snippet's body with get_snippet.
         """
-        filters = repo.Filters(workspace_id, tuple(fields.tags(tags or [])), visibility, mine)
+        filters = repo.Filters(workspace_id, tuple(fields.tags(tags or [], settings)), visibility, mine)
         after = decode_position(cursor, filters) if cursor else None
         caller = current_caller()
         async with app.transaction(caller) as session:
@@ -234,12 +253,23 @@ def register(server: MCPServer, app: AppContext) -> None:
     async def save_snippet(
         id: Annotated[uuid.UUID | None, Field(description="To update: the snippet's id. Omit to create one")] = None,
         workspace_id: Annotated[uuid.UUID | None, Field(description="To create: the workspace to save it in")] = None,
-        title: Annotated[str | None, Field(description="Short descriptive title", max_length=200)] = None,
-        body: Annotated[str | None, Field(description="The snippet (Markdown)", max_length=MAX_BODY)] = None,
-        description: Annotated[
-            str | None, Field(description="One or two sentences on when to use it", max_length=2000)
+        title: Annotated[
+            str | None,
+            Field(description=f"Short descriptive title (at most {max_title} characters)", max_length=max_title),
         ] = None,
-        tags: Annotated[list[str] | None, Field(description="A few lower-case tags")] = None,
+        body: Annotated[
+            str | None, Field(description=f"The snippet (Markdown, at most {max_body} characters)", max_length=max_body)
+        ] = None,
+        description: Annotated[
+            str | None,
+            Field(
+                description=f"One or two sentences on when to use it (at most {max_description} characters)",
+                max_length=max_description,
+            ),
+        ] = None,
+        tags: Annotated[
+            list[str] | None, Field(description=fields.tags_description(settings, "A few lower-case tags"))
+        ] = None,
         visibility: Annotated[
             Visibility | None,
             Field(description="private (only you), workspace (its members; the default) or public (every user)"),
@@ -257,8 +287,11 @@ def register(server: MCPServer, app: AppContext) -> None:
         variables: Annotated[
             list[VariableIn] | None,
             Field(
-                description="Declare the body's {{variables}} (every one, each used); omit to infer them from "
-                "the body (required, keeping earlier descriptions)"
+                description=f"Declare the body's {{{{variables}}}} (every one, each used; at most "
+                f"{settings.snippet_max_variables}, descriptions of at most {settings.variable_max_description} and "
+                f"defaults of at most {settings.variable_max_default} characters); omit to infer them from the "
+                "body (required, keeping earlier descriptions)",
+                max_length=settings.snippet_max_variables,
             ),
         ] = None,
         idempotency_key: Annotated[
@@ -297,19 +330,19 @@ def register(server: MCPServer, app: AppContext) -> None:
                 raise InvalidArgument("title" if title is None else "body", "required to create a snippet")
             if expected_version is not None:
                 raise InvalidArgument("expected_version", "only for updates (with id)")
-            clean_title, clean_body = fields.text("title", title), fields.text("body", body)
-            new_tags, new_slug = fields.tags(tags or []), fields.slug(slug) if slug is not None else None
+            clean_title, clean_body = fields.text("title", title), fields.body(body, settings)
+            new_tags, new_slug = fields.tags(tags or [], settings), fields.slug(slug) if slug is not None else None
         elif workspace_id is not None:
             raise InvalidArgument("workspace_id", "a snippet cannot move to another workspace; omit it when updating")
         else:
             update = repo.Changes(
                 title=fields.text("title", title) if title is not None else None,
-                body=fields.text("body", body) if body is not None else None,
+                body=fields.body(body, settings) if body is not None else None,
                 description=description.strip() if description is not None else None,
-                tags=fields.tags(tags) if tags is not None else None,
+                tags=fields.tags(tags, settings) if tags is not None else None,
                 visibility=visibility,
                 slug=fields.slug(slug) if slug is not None else None,
-                variables=declared(variables),
+                variables=declared(variables, settings),
             )
         audience: changes.Audience = ()
         async with app.transaction(caller) as session:
@@ -333,7 +366,7 @@ def register(server: MCPServer, app: AppContext) -> None:
                         visibility=visibility or "workspace",
                         slug=new_slug,
                         message=message.strip() or "created",
-                        variables=declared(variables),
+                        variables=declared(variables, settings),
                     )
                 else:
                     view = await repo.change(

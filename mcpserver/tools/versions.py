@@ -4,9 +4,10 @@ History is never rewritten: restoring saves the old content as a new version. Wh
 restore brings back is the content (title, description, body, tags, variables); who may
 read the snippet (visibility) and its slug stay as they are now, so restoring cannot
 quietly publish something that was made private since.
-"""
 
-from __future__ import annotations
+The page size limit comes from the settings, so annotations are evaluated when ``register``
+runs (no ``from __future__ import annotations``).
+"""
 
 import difflib
 import json
@@ -33,7 +34,6 @@ SCOPES: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULT_PAGE = 20
-MAX_PAGE = 100
 CURSOR_KIND = "versions"
 VersionNumber = Annotated[int, Field(description="A version number (see list_snippet_versions)", ge=1)]
 
@@ -82,6 +82,8 @@ def _changed(a: repo.VersionView, b: repo.VersionView) -> list[str]:
 
 
 def register(server: MCPServer, app: AppContext) -> None:
+    max_page = app.settings.max_page_size
+
     @server.tool(
         title="List a snippet's versions",
         annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
@@ -89,7 +91,7 @@ def register(server: MCPServer, app: AppContext) -> None:
     async def list_snippet_versions(
         id: SnippetId,
         cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None,
-        limit: Annotated[int, Field(description="Page size", ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+        limit: Annotated[int, Field(description=f"Page size (at most {max_page})", ge=1, le=max_page)] = DEFAULT_PAGE,
     ) -> Annotated[CallToolResult, VersionPage]:
         """List the versions of a snippet, newest first: who saved each, when, and why.
 

@@ -36,6 +36,7 @@ from authserver.web.login import login
 from authserver.web.pages import STATIC, Pages
 from shared.db import make_engine, pool_in_use, session_factory
 from shared.metrics import MetricsMiddleware
+from shared.request_ids import RequestIdMiddleware
 from shared.settings import Settings, get_settings
 
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     ctx.metrics.watch_pool(lambda: pool_in_use(engine))
     middleware = [
+        Middleware(RequestIdMiddleware),  # outermost: every log line of the request carries its id
         Middleware(MetricsMiddleware, metrics=ctx.metrics, routes=lambda: routes),
         Middleware(DefaultHeadersMiddleware),
         Middleware(PathCORSMiddleware, paths=CORS_PATHS),

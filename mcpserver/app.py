@@ -42,6 +42,7 @@ from mcpserver.skills.extension import SkillsExtension
 from mcpserver.tools import TOOL_BUCKETS, TOOL_SCOPES, register_all
 from shared.db import async_session_factory, pool_in_use
 from shared.metrics import Metrics, MetricsMiddleware
+from shared.request_ids import RequestIdMiddleware
 from shared.settings import Settings, get_settings
 
 INSTRUCTIONS = (
@@ -164,7 +165,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route(mcp_path, endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
         Route(mcp_path + "/", endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
     ]
-    middleware = [Middleware(MetricsMiddleware, metrics=metrics, routes=lambda: routes)]
+    middleware = [
+        Middleware(RequestIdMiddleware),  # outermost: every log line of the request carries its id
+        Middleware(MetricsMiddleware, metrics=metrics, routes=lambda: routes),
+    ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.metrics = metrics
     return app

@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.request_ids import current_request_id
+
 _SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -86,14 +88,30 @@ def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessio
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+_SET_REQUEST = text("select set_config('application_name', :request_id, true)")
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error.
+
+    Inside an HTTP request on Postgres, the transaction's ``application_name`` is the request
+    id (:mod:`shared.request_ids`), so ``pg_stat_activity`` and the server's log tie it to the
+    request; the CLI, outside any request, pays nothing.
+    """
     with factory() as session, session.begin():
+        request_id = current_request_id()
+        if request_id is not None and session.get_bind().dialect.name == "postgresql":
+            session.execute(_SET_REQUEST, {"request_id": request_id})
         yield session
 
 
-_SET_USER = text("select set_config('app.user_id', :uid, true)")
+# One statement, no extra round trip: the user for the RLS policies, and the request id as the
+# transaction's application_name (unchanged outside a request).
+_SET_USER = text(
+    "select set_config('app.user_id', :uid, true),"
+    " set_config('application_name', coalesce(:request_id, current_setting('application_name')), true)"
+)
 
 
 @asynccontextmanager
@@ -104,9 +122,10 @@ async def user_transaction(
 
     On Postgres the first statement sets the transaction-local ``app.user_id`` that the
     RLS policies read, so the database itself confines the transaction to what that
-    user may see even if a query above it is wrong.
+    user may see even if a query above it is wrong; the same statement names the
+    transaction after the request id, as :func:`transaction` does.
     """
     async with factory() as session, session.begin():
         if session.get_bind().dialect.name == "postgresql":
-            await session.execute(_SET_USER, {"uid": user_id or ""})
+            await session.execute(_SET_USER, {"uid": user_id or "", "request_id": current_request_id()})
         yield session

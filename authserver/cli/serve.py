@@ -14,8 +14,10 @@ def serve() -> None:
     import uvicorn
 
     from authserver.app import create_app
+    from shared.logging import configure_logging
 
     settings = load_settings()
+    configure_logging(settings.log_level)
     with readable_errors():
         application = create_app(settings)
     uvicorn.run(
@@ -25,5 +27,5 @@ def serve() -> None:
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
         server_header=False,
-        log_level=settings.log_level.lower(),
+        log_config=None,  # JSON lines at SKILLS_LOG_LEVEL (configure_logging)
     )

@@ -4,7 +4,8 @@ Every record logged while an HTTP request is handled carries that request's ``re
 (:mod:`shared.request_ids`). ``SKILLS_LOG_LEVEL`` sets the level of our loggers and
 uvicorn's; the libraries in :data:`PAYLOAD_LOGGERS` stay at INFO or above whatever the
 level, because at DEBUG they write what passes through them (SQL parameters, JSON-RPC
-messages, token responses): logs never hold bodies, passwords, codes or tokens.
+messages, token responses), and uvicorn's access line drops the query string: logs never
+hold bodies, passwords, codes or tokens.
 """
 
 from __future__ import annotations
@@ -48,6 +49,17 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class AccessPathWithoutQuery(logging.Filter):
+    """uvicorn's access line names the path without its query string, which can carry authorization
+    codes, ``state`` and pending-request handles."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].partition("?")[0], *args[3:])
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr at ``level``, uvicorn's loggers included (run uvicorn with ``log_config=None``)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -59,6 +71,9 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
         logging.getLogger(name).setLevel(level)
+    access = logging.getLogger("uvicorn.access")
+    access.filters[:] = [f for f in access.filters if not isinstance(f, AccessPathWithoutQuery)]
+    access.addFilter(AccessPathWithoutQuery())
     floor = max(logging.INFO, logging.getLevelName(level))
     for name in PAYLOAD_LOGGERS:
         logging.getLogger(name).setLevel(floor)

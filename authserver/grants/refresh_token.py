@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from authserver.server import AuthServer, OAuthRequest
 
 MAX_REFRESH_TOKEN_LENGTH = 200
+MARK_USED_EVERY = timedelta(minutes=10)
+"""How stale a client's ``last_used_at`` may grow before a refresh writes it again."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,11 @@ class RefreshTokenGrant(IssuesOurTokens, grants.RefreshTokenGrant):
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             self._answer_reuse(token, now)
-        mark_used(db, token.client_id, now)
+        last_used = getattr(self.request.client, "last_used_at", None)
+        if last_used is None or now - last_used > MARK_USED_EVERY:
+            # One row for every user of the client: writing it on each refresh would make all of
+            # them wait on its lock in turn (a refresh is otherwise a row of its own user).
+            mark_used(db, token.client_id, now)
         return super().create_token_response()
 
     def _answer_reuse(self, token: RefreshToken, now: datetime) -> None:

@@ -191,6 +191,7 @@ class SigningKeys:
         database's lock, so the second one waits, then finds and uses the first one's key.
         """
         with transaction(self._sessions) as db:
+            retire_expired(db, self._settings)
             row = _active_row(db)
             if row is None:
                 _lock_key_changes(db)
@@ -223,15 +224,58 @@ class SigningKeys:
         return hmac.new(self._kek, b"shared-skills derived secret: " + purpose.encode(), hashlib.sha256).digest()
 
     def published_jwks(self) -> dict[str, list[dict[str, Any]]]:
-        """The public JWKS: every key that may have signed, or may soon sign, a live token."""
+        """The public JWKS: every key that may have signed, or may soon sign, a live token.
+
+        A retiring key whose tokens have all expired leaves the set by itself; the first
+        request to notice records the change (:func:`retire_expired`), so it is in the trail.
+        """
+        now = utcnow()
         with self._sessions() as db:
-            rows = db.scalars(_published(self._settings, utcnow()).order_by(SigningKey.created_at))
-            return {"keys": [{**row.public_jwk, "kid": row.kid, "alg": row.alg, "use": "sig"} for row in rows]}
+            rows = list(
+                db.scalars(
+                    select(SigningKey).where(SigningKey.state.in_(PUBLISHED_STATES)).order_by(SigningKey.created_at)
+                )
+            )
+        expired = [row for row in rows if _expired(row, self._settings, now)]
+        if expired:
+            with transaction(self._sessions) as db:
+                retire_expired(db, self._settings, now)
+        published = [row for row in rows if row not in expired]
+        return {"keys": [{**row.public_jwk, "kid": row.kid, "alg": row.alg, "use": "sig"} for row in published]}
 
 
 def _publish_window(settings: Settings) -> timedelta:
     """How long after it stopped signing a key must stay published: until its last token expired."""
     return timedelta(seconds=settings.access_token_ttl) + PUBLISH_MARGIN
+
+
+def _expired(row: SigningKey, settings: Settings, now: datetime) -> bool:
+    """A retiring key past its publish window: every token it signed has expired."""
+    return row.state == "retiring" and row.retired_at is not None and row.retired_at <= now - _publish_window(settings)
+
+
+def retire_expired(session: Session, settings: Settings, now: datetime | None = None) -> list[str]:
+    """Mark retiring keys past their publish window ``retired``, each with a ``key.expire`` event.
+
+    No operator asked for this (the key left the JWKS when its last token expired), so the
+    trail records it when a process first notices: a JWKS request, a start, a rotation.
+    """
+    now = now or utcnow()
+    window_start = now - _publish_window(settings)
+    expired = select(SigningKey).where(SigningKey.state == "retiring", SigningKey.retired_at <= window_start)
+    if session.scalars(expired.limit(1)).first() is None:
+        return []
+    _lock_key_changes(session)  # another process may be recording the same change
+    kids = []
+    for row in session.scalars(expired.order_by(SigningKey.retired_at)):
+        row.state = "retired"
+        kids.append(row.kid)
+        since = row.retired_at.isoformat() if row.retired_at else None
+        audit.record(session, "key.expire", target=row.kid, alg=row.alg, via="automatic", retiring_since=since)
+    session.flush()
+    if kids:
+        log.info("signing keys past their publish window are retired: %s", ", ".join(kids))
+    return kids
 
 
 def _published(settings: Settings, now: datetime) -> Any:
@@ -308,13 +352,7 @@ def rotate(session: Session, settings: Settings, now: datetime | None = None) ->
     now = now or utcnow()
     kek = load_key_encryption_key(settings)
     _lock_key_changes(session)
-    window_start = now - _publish_window(settings)
-    session.execute(
-        update(SigningKey)
-        .where(SigningKey.state == "retiring", SigningKey.retired_at <= window_start)
-        .values(state="retired")
-        .execution_options(synchronize_session=False)
-    )
+    retire_expired(session, settings, now)
     promoted = session.scalars(
         select(SigningKey).where(SigningKey.state == "next").order_by(SigningKey.created_at.desc()).limit(1)
     ).first()

@@ -53,10 +53,13 @@ async def client_configuration(request: Request) -> Response:
             body = parse_json_body(raw)
         except OAuth2Error as error:
             return oauth_error_response(error)
-    return await ctx.run(_configure, ctx, request.method, request.path_params["client_id"], token, body)
+    address = request.client.host if request.client else "unknown"
+    return await ctx.run(_configure, ctx, request.method, request.path_params["client_id"], token, body, address)
 
 
-def _configure(db: Session, ctx: AuthContext, method: str, client_id: str, token: str, body: Any) -> Response:
+def _configure(
+    db: Session, ctx: AuthContext, method: str, client_id: str, token: str, body: Any, address: str
+) -> Response:
     settings = ctx.settings
     client = find_client(db, client_id, unused_ttl=timedelta(seconds=settings.unused_client_ttl))
     if client is None or not matches_hash(token, client.row.registration_token_hash):
@@ -64,7 +67,7 @@ def _configure(db: Session, ctx: AuthContext, method: str, client_id: str, token
     row = client.row
     if method == "DELETE":
         delete_client(db, client_id)
-        audit.record(db, "client.delete", client_id=client_id, via="registration_endpoint")
+        audit.record(db, "client.delete", client_id=client_id, address=address, via="registration_endpoint")
         return Response(status_code=204, headers=NO_STORE)
     if method == "PUT":
         try:
@@ -73,8 +76,13 @@ def _configure(db: Session, ctx: AuthContext, method: str, client_id: str, token
                 raise InvalidClientMetadataError("'token_endpoint_auth_method' cannot change: register a new client.")
         except OAuth2Error as error:
             return oauth_error_response(error)
+        changed = sorted(k for k in {*row.client_metadata, *metadata} if row.client_metadata.get(k) != metadata.get(k))
         row.client_metadata = metadata
         db.flush()
+        # The names of the fields that changed (redirect URIs, name, …), never their values.
+        audit.record(
+            db, "client.update", client_id=client_id, address=address, via="registration_endpoint", changed=changed
+        )
     return JSONResponse(client_information(row, settings.issuer_url, token), headers=NO_STORE)
 
 

@@ -118,6 +118,15 @@ def _remembered(db: Session, server: AuthServer, request_id: str, user: User) ->
     except OAuth2Error as error:
         return authorization_error(server.ctx, server, error)
     touch_consent(db, user.id, grant.client.client_id, grant.request.resource)
+    # Approved without the user seeing a page: the trail shows which consent was used, and when.
+    audit.record(
+        db,
+        "consent.reuse",
+        user_id=user.id,
+        client_id=grant.client.client_id,
+        resource=grant.request.resource,
+        scope=grant.request.scope,
+    )
     response: Response = server.create_authorization_response(request, grant_user=user, grant=grant)
     return response
 

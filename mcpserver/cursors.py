@@ -36,7 +36,7 @@ def decode(cursor: str, kinds: tuple[str, ...], query: Any = None) -> tuple[str,
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         document = json.loads(raw)
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):  # RecursionError: JSON nested too deep
         raise InvalidCursor("not a cursor from this server") from None
     if not isinstance(document, dict) or document.get("v") != 1 or document.get("k") not in kinds:
         raise InvalidCursor("not a cursor from this server")

@@ -116,7 +116,7 @@ class BearerGate:
                 return
             try:
                 needed = scopes_for_call(json.loads(body), self.tool_scopes())
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: JSON nested too deep for json.loads
                 needed = set()  # the SDK answers malformed JSON with a JSON-RPC parse error
             if not needed <= granted:
                 logger.info(

@@ -22,6 +22,8 @@ UserId = Annotated[uuid.UUID, Field(description="User id (UUID) of a member, fro
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 40
 """Defaults of ``snippet_max_tags`` and ``snippet_max_tag_length``, for callers without settings."""
+MAX_VERSION = 2**31 - 1
+"""Version numbers are 32-bit columns: a larger one cannot name a version (and Postgres would refuse it)."""
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -77,7 +79,7 @@ def slug(value: str) -> str:
 
 def email(value: str) -> str:
     value = value.strip().lower()
-    if not EMAIL.match(value) or len(value) > 320:
+    if not EMAIL.match(value) or len(value) > 320 or not value.isprintable():
         raise InvalidArgument("email", "not an email address")
     return value
 

@@ -12,7 +12,7 @@ from mcpserver.context import AppContext, current_caller
 from mcpserver.errors import InvalidArgument
 from mcpserver.repository import snippets as repo
 from mcpserver.repository import versions
-from mcpserver.tools.fields import SnippetId
+from mcpserver.tools.fields import MAX_VERSION, SnippetId
 from mcpserver.tools.results import answer
 from shared.variables import MissingVariables, Variable, VariableError, render
 
@@ -38,7 +38,9 @@ def register(server: MCPServer, app: AppContext) -> None:
         variables: Annotated[
             dict[str, str] | None, Field(description="A value for each variable, by name (see get_snippet)")
         ] = None,
-        version: Annotated[int | None, Field(description="An earlier version; default the newest", ge=1)] = None,
+        version: Annotated[
+            int | None, Field(description="An earlier version; default the newest", ge=1, le=MAX_VERSION)
+        ] = None,
     ) -> Annotated[CallToolResult, Rendered]:
         """Fill in a snippet's {{variables}} and return the text.
 

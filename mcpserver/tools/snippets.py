@@ -22,7 +22,7 @@ from mcpserver.errors import InvalidArgument, PermissionDenied
 from mcpserver.repository import idempotency, versions
 from mcpserver.repository import snippets as repo
 from mcpserver.tools import fields
-from mcpserver.tools.fields import SnippetId, Visibility
+from mcpserver.tools.fields import MAX_VERSION, SnippetId, Visibility
 from mcpserver.tools.results import answer
 from shared.settings import Settings
 from shared.variables import MAX_NAME, Variable
@@ -224,7 +224,10 @@ def register(server: MCPServer, app: AppContext) -> None:
         workspace_id: Annotated[uuid.UUID | None, Field(description="Or: its workspace id, with slug")] = None,
         slug: Annotated[str | None, Field(description="Its slug, with workspace_id")] = None,
         version: Annotated[
-            int | None, Field(description="An earlier version (see list_snippet_versions); default the newest", ge=1)
+            int | None,
+            Field(
+                description="An earlier version (see list_snippet_versions); default the newest", ge=1, le=MAX_VERSION
+            ),
         ] = None,
     ) -> Annotated[CallToolResult, SnippetOut]:
         """Get one snippet with its body: by id, or by workspace_id and slug; optionally as it was at a version."""
@@ -280,7 +283,9 @@ def register(server: MCPServer, app: AppContext) -> None:
         expected_version: Annotated[
             int | None,
             Field(
-                description="When updating: the version you read; a newer one is a conflict, not a lost update", ge=1
+                description="When updating: the version you read; a newer one is a conflict, not a lost update",
+                ge=1,
+                le=MAX_VERSION,
             ),
         ] = None,
         message: Annotated[str, Field(description="What changed (kept with the version)", max_length=500)] = "",

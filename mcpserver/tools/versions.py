@@ -22,7 +22,7 @@ from mcpserver.context import AppContext, current_caller
 from mcpserver.errors import InvalidArgument, PermissionDenied
 from mcpserver.repository import snippets as snippet_repo
 from mcpserver.repository import versions as repo
-from mcpserver.tools.fields import SnippetId
+from mcpserver.tools.fields import MAX_VERSION, SnippetId
 from mcpserver.tools.results import answer
 from mcpserver.tools.snippets import SnippetOut, announce, audience_of, snippet_out
 from shared.variables import Variable, VariableError, declare
@@ -35,7 +35,7 @@ SCOPES: dict[str, tuple[str, ...]] = {
 
 DEFAULT_PAGE = 20
 CURSOR_KIND = "versions"
-VersionNumber = Annotated[int, Field(description="A version number (see list_snippet_versions)", ge=1)]
+VersionNumber = Annotated[int, Field(description="A version number (see list_snippet_versions)", ge=1, le=MAX_VERSION)]
 
 
 class VersionOut(BaseModel):
@@ -135,8 +135,12 @@ def register(server: MCPServer, app: AppContext) -> None:
     async def diff_snippet_versions(
         id: SnippetId,
         # Not `from`/`to`: tool arguments are Python parameters, and `from` is a keyword.
-        from_version: Annotated[int, Field(description="The version to compare from (usually the older)", ge=1)],
-        to_version: Annotated[int, Field(description="The version to compare to (usually the newer)", ge=1)],
+        from_version: Annotated[
+            int, Field(description="The version to compare from (usually the older)", ge=1, le=MAX_VERSION)
+        ],
+        to_version: Annotated[
+            int, Field(description="The version to compare to (usually the newer)", ge=1, le=MAX_VERSION)
+        ],
     ) -> Annotated[CallToolResult, DiffOut]:
         """Show what changed between two versions of a snippet, as a unified diff."""
         caller = current_caller()
@@ -162,7 +166,8 @@ def register(server: MCPServer, app: AppContext) -> None:
         id: SnippetId,
         version: VersionNumber,
         expected_version: Annotated[
-            int | None, Field(description="The newest version you know of; a newer one is a conflict", ge=1)
+            int | None,
+            Field(description="The newest version you know of; a newer one is a conflict", ge=1, le=MAX_VERSION),
         ] = None,
         message: Annotated[str, Field(description="Why (kept with the new version)", max_length=500)] = "",
     ) -> Annotated[CallToolResult, SnippetOut]:

@@ -1,12 +1,22 @@
-"""Headers that depend on the path rather than on one endpoint: CORS and response defaults."""
+"""What applies by path rather than per endpoint: CORS, response defaults, and 503 for requests
+the database cannot serve in time."""
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Collection
 
+import anyio
 from starlette.datastructures import MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from authserver.web.pages import Pages
+from shared.db_errors import RETRY_AFTER_SECONDS, is_unavailable
+
+logger = logging.getLogger("authserver")
 
 
 class PathCORSMiddleware:
@@ -54,3 +64,60 @@ class DefaultHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class UnavailableMiddleware:
+    """A request the database could not serve, or that ran past ``timeout`` seconds, gets 503 with
+    ``Retry-After`` instead of a 500 or a hang: OAuth's ``temporarily_unavailable`` as JSON on the
+    protocol endpoints, a page saying to try again on the HTML pages (``html_paths``).
+
+    Authlib runs in a thread, which a timeout cannot stop: the thread finishes (or fails) on its own,
+    its transaction is committed or rolled back as a whole, and only the answer is replaced.
+    """
+
+    def __init__(self, app: ASGIApp, pages: Pages, *, timeout: float, html_paths: Collection[str]) -> None:
+        self.app = app
+        self.pages = pages
+        self.timeout = timeout or math.inf
+        self.html_paths = tuple(html_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            with anyio.fail_after(self.timeout):
+                await self.app(scope, receive, send_tracked)
+            return
+        except TimeoutError:
+            reason = "timeout"
+        except Exception as exc:
+            if started or not is_unavailable(exc):
+                raise
+            reason = f"database: {type(exc).__name__}"
+        logger.warning("auth.unavailable", extra={"path": scope["path"], "reason": reason})
+        if started:
+            return  # a streamed answer cannot be replaced; the client sees it cut short
+        await self._unavailable(scope)(scope, receive, send)
+
+    def _unavailable(self, scope: Scope) -> Response:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if scope["path"].startswith(self.html_paths):
+            page = self.pages.error(
+                "Temporarily unavailable",
+                "Sign-in is briefly unavailable. Wait a few seconds and try again.",
+                status=503,
+            )
+            page.headers.update(headers)
+            return page
+        description = f"the service is briefly unavailable; retry in {RETRY_AFTER_SECONDS} s"
+        return JSONResponse(
+            {"error": "temporarily_unavailable", "error_description": description}, status_code=503, headers=headers
+        )

@@ -11,7 +11,9 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from mcpserver.changes import ChangeFeed
+from mcpserver.errors import Unavailable
 from shared.db import user_transaction
+from shared.db_errors import RETRY_AFTER_SECONDS, is_unavailable
 from shared.settings import Settings
 
 
@@ -51,6 +53,12 @@ class AppContext:
 
     @asynccontextmanager
     async def transaction(self, caller: Caller) -> AsyncIterator[AsyncSession]:
-        """One transaction for one call, confined to the caller on Postgres (RLS)."""
-        async with user_transaction(self.sessions, str(caller.user_id)) as session:
-            yield session
+        """One transaction for one call, confined to the caller on Postgres (RLS); a database that
+        does not answer becomes :class:`Unavailable` ("unavailable: … retry"), not a crash."""
+        try:
+            async with user_transaction(self.sessions, str(caller.user_id)) as session:
+                yield session
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise Unavailable(RETRY_AFTER_SECONDS) from exc
+            raise

@@ -1,4 +1,5 @@
-"""The MCP server's database engine: the MCP role's URL, with two adjustments.
+"""The MCP server's database engine: the MCP role's URL and the pool limits and timeouts
+of the settings (``shared.db.PoolLimits``), with two adjustments.
 
 - SQL parameters are never put into exception messages, which end up in logs: they
   would carry snippet bodies.
@@ -16,13 +17,13 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import make_async_engine
+from shared.db import PoolLimits, make_async_engine
 from shared.settings import Settings
 
 
 def make_mcp_engine(settings: Settings) -> AsyncEngine:
     engine = make_async_engine(
-        settings.mcp_db_url, postgres_driver=settings.postgres_driver, pool_size=settings.db_pool_size
+        settings.mcp_db_url, postgres_driver=settings.postgres_driver, limits=PoolLimits.of(settings)
     )
     engine.sync_engine.hide_parameters = True
     if engine.dialect.name == "sqlite":

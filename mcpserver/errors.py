@@ -3,7 +3,7 @@
 Tools raise these; the SDK turns a ``ToolError`` into a tool result with ``isError`` and
 the message as text, which is what a model reads. Every message starts with its kind
 (``not found:``, ``permission denied:``, ``invalid <field>:``, ``conflict:``,
-``rate limited:``) and says what to do next. Resource reads map the same errors to
+``rate limited:``, ``unavailable:``) and says what to do next. Resource reads map the same errors to
 JSON-RPC errors (``mcpserver.resources``).
 """
 
@@ -46,4 +46,16 @@ class RateLimited(ToolError):
 
     def __init__(self, retry_after: int, bucket: str, limit: int) -> None:
         super().__init__(f"rate limited: at most {limit} {bucket} calls per minute; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Unavailable(ToolError):
+    """The database did not answer (restarting, overloaded, timed out): retry later; a save retried
+    with the same ``idempotency_key`` is not applied twice, whether or not the first one was."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"unavailable: the library's database did not answer; retry in {retry_after} s "
+            "(a save retried with the same idempotency_key is never applied twice)"
+        )
         self.retry_after = retry_after

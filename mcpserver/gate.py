@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcpserver.auth import InvalidToken, JWTVerifier
 from mcpserver.revocation import RevocationCheck, TokenRefused
+from shared.db_errors import RETRY_AFTER_SECONDS
 from shared.metrics import Metrics
 from shared.settings import SCOPES
 
@@ -104,7 +105,8 @@ class BearerGate:
             return
         except (SQLAlchemyError, OSError):
             logger.exception("mcp.revocation_check_failed")
-            await _json(send, 503, {"error": "temporarily_unavailable", "error_description": "try again shortly"})
+            unavailable = {"error": "temporarily_unavailable", "error_description": "try again shortly"}
+            await _json(send, 503, unavailable, [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())])
             return
 
         granted = set(access.scopes)

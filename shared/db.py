@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -17,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.request_ids import current_request_id
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 _SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg"}
 _ASYNC_DRIVERS = {
@@ -54,13 +58,62 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """A synchronous engine (authorization server, CLI, migrations)."""
+@dataclass(frozen=True)
+class PoolLimits:
+    """How a server process bounds its database use, so an outage or a slow query cannot pile up
+    requests: a bounded pool with a checkout timeout, and (Postgres) connect, statement and lock
+    timeouts set on every connection as it opens. The CLI and migrations run without them."""
+
+    pool_size: int = 5
+    overflow: int = 5
+    pool_timeout: float = 30
+    connect_timeout: float | None = None
+    statement_timeout: float = 0
+    lock_timeout: float = 0
+
+    @classmethod
+    def of(cls, settings: Settings) -> PoolLimits:
+        return cls(
+            pool_size=settings.db_pool_size,
+            overflow=settings.db_pool_overflow,
+            pool_timeout=settings.db_pool_timeout,
+            connect_timeout=settings.db_connect_timeout,
+            statement_timeout=settings.db_statement_timeout,
+            lock_timeout=settings.db_lock_timeout,
+        )
+
+    def pool_arguments(self) -> dict[str, Any]:
+        return {"pool_size": self.pool_size, "max_overflow": self.overflow, "pool_timeout": self.pool_timeout}
+
+    def server_settings(self) -> dict[str, str]:
+        """Postgres settings for each connection (milliseconds; absent when 0)."""
+        timeouts = {"statement_timeout": self.statement_timeout, "lock_timeout": self.lock_timeout}
+        return {name: str(round(seconds * 1000)) for name, seconds in timeouts.items() if seconds > 0}
+
+    def connect_args(self, driver: str) -> dict[str, Any]:
+        """The driver's own spelling of the connect timeout and the connection's settings."""
+        settings = self.server_settings()
+        if driver == "asyncpg":
+            args: dict[str, Any] = {"server_settings": settings} if settings else {}
+            if self.connect_timeout is not None:
+                args["timeout"] = self.connect_timeout
+            return args
+        args = {"options": " ".join(f"-c {name}={value}" for name, value in settings.items())} if settings else {}
+        if self.connect_timeout is not None:
+            args["connect_timeout"] = max(2, round(self.connect_timeout))  # libpq: whole seconds, at least 2
+        return args
+
+
+def make_engine(url: str, *, pool_size: int = 5, limits: PoolLimits | None = None) -> Engine:
+    """A synchronous engine (authorization server, CLI, migrations); servers pass their ``limits``."""
+    limits = limits or PoolLimits(pool_size=pool_size, overflow=pool_size)
     if backend_of(url) == "sqlite":
-        engine = create_engine(sync_url(url))
+        engine = create_engine(sync_url(url), pool_timeout=limits.pool_timeout)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(sync_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        sync_url(url), **limits.pool_arguments(), pool_pre_ping=True, connect_args=limits.connect_args("psycopg")
+    )
 
 
 def pool_in_use(engine: Engine) -> int:
@@ -69,14 +122,20 @@ def pool_in_use(engine: Engine) -> int:
     return int(checked_out()) if callable(checked_out) else 0
 
 
-def make_async_engine(url: str, *, postgres_driver: str = "asyncpg", pool_size: int = 10) -> AsyncEngine:
+def make_async_engine(
+    url: str, *, postgres_driver: str = "asyncpg", pool_size: int = 10, limits: PoolLimits | None = None
+) -> AsyncEngine:
     """An async engine (MCP server)."""
+    limits = limits or PoolLimits(pool_size=pool_size, overflow=pool_size)
     if backend_of(url) == "sqlite":
-        engine = create_async_engine(async_url(url))
+        engine = create_async_engine(async_url(url), pool_timeout=limits.pool_timeout)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        async_url(url, postgres_driver), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        async_url(url, postgres_driver),
+        **limits.pool_arguments(),
+        pool_pre_ping=True,
+        connect_args=limits.connect_args(postgres_driver),
     )
 
 

@@ -24,7 +24,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from mcpserver import completion, prompts, resources
 from mcpserver.auth import JWKSCache, JWTVerifier
@@ -40,6 +40,7 @@ from mcpserver.ratelimit import RateLimiter
 from mcpserver.revocation import RevocationCheck
 from mcpserver.skills.extension import SkillsExtension
 from mcpserver.tools import TOOL_BUCKETS, TOOL_SCOPES, register_all
+from mcpserver.web.app import create_web_app
 from shared.db import async_session_factory, pool_in_use
 from shared.metrics import Metrics, MetricsMiddleware
 from shared.request_ids import RequestIdMiddleware
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         instructions=INSTRUCTIONS,
         version="0.1.0",
         cache_hints=CACHE_HINTS,  # type: ignore[arg-type]
-        middleware=[CallMiddleware(limiter, TOOL_BUCKETS, metrics, timeout=settings.request_timeout)],
+        middleware=[CallMiddleware(limiter, TOOL_BUCKETS, metrics)],
         subscriptions=context.changes,  # subscriptions/listen streams, per user (mcpserver.changes)
         extensions=[skills],
     )
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     prompts.register(server, context)
     completion.register(server, context)
     security = transport_security(settings)
+    revocations = RevocationCheck(sessions, ttl=settings.revocation_check_seconds)
     server.streamable_http_app(
         stateless_http=True,
         json_response=True,
@@ -110,13 +112,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     gate = BearerGate(
         StreamableHTTPASGIApp(server.session_manager),
         verifier,
-        RevocationCheck(sessions, ttl=settings.revocation_check_seconds),
+        revocations,
         resource_metadata_url=settings.resource_metadata_url,
         tool_scopes=lambda: TOOL_SCOPES,
         max_body_size=settings.mcp_max_request_bytes,
         metrics=metrics,
     )
     endpoint = HostOriginGuard(with_cors(gate, security), security)
+    # The web library: the same repository and revocation rules, behind its own sign-in.
+    web = create_web_app(settings, context, http, verifier, revocations)
 
     async def healthz(request: Request) -> JSONResponse:
         """The process is up (liveness)."""
@@ -164,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", readyz),
         Route(mcp_path, endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
         Route(mcp_path + "/", endpoint, methods=["GET", "POST", "DELETE", "OPTIONS"]),
+        Mount(settings.web_path, app=web),
     ]
     middleware = [
         Middleware(RequestIdMiddleware),  # outermost: every log line of the request carries its id

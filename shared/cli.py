@@ -67,6 +67,17 @@ def _create_first_account(email: str) -> str:
     return password
 
 
+def _ensure_web_client_secret(settings: Settings) -> None:
+    """Give the web library a client secret both servers read (the file, mode 0600), unless one is set."""
+    if settings.web_secret() is not None:
+        return
+    path = settings.web_secret_path
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as sink:
+        sink.write(secrets.token_urlsafe(32) + "\n")
+
+
 def _wait_healthy(name: str, url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -101,6 +112,7 @@ def up(
     """Prepare the database and run both servers until Ctrl-C."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _ensure_web_client_secret(settings)
 
     from shared.schema import upgrade
 
@@ -132,13 +144,14 @@ def up(
     lines = [
         f"Authorization server  {settings.issuer_url}",
         f"MCP endpoint          {settings.resource_url}",
+        f"Web library           {settings.web_base_url}",
         f"Data directory        {settings.data_dir.resolve()}",
         "",
         "Connect Claude Code:",
         f"  claude mcp add --transport http shared-skills {settings.resource_url}",
     ]
     if password:
-        lines[4:4] = [
+        lines[5:5] = [
             f"First account         {admin_email.strip().lower()}",
             f"One-time password     {password}",
             "  (shown once, stored only as a hash: sign in and keep it somewhere safe)",

@@ -7,6 +7,7 @@ and URL types add trailing slashes.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -23,6 +24,8 @@ SCOPES: dict[str, str] = {
 """Scopes the resource server understands, with the words the consent page shows."""
 
 OFFLINE_ACCESS = "offline_access"
+WEB_CLIENT_ID = "shared-skills-web"
+"""The web library's confidential OAuth client, provisioned by the authorization server at startup."""
 
 
 def _canonical_url(value: str) -> str:
@@ -69,35 +72,6 @@ class Settings(BaseSettings):
     db_auth_password: str | None = Field(default=None, description="Password set on the auth role by migrations.")
     db_mcp_password: str | None = Field(default=None, description="Password set on the MCP role by migrations.")
     db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
-    db_pool_overflow: int = Field(
-        default=10, ge=0, description="Connections a process may open beyond db_pool_size in a burst (then it waits)."
-    )
-    db_pool_timeout: float = Field(
-        default=5,
-        gt=0,
-        description="Seconds a request waits for a free pooled connection before it is answered 'unavailable, retry'.",
-    )
-    db_connect_timeout: float = Field(
-        default=5, gt=0, description="Seconds allowed to open a database connection (Postgres)."
-    )
-    db_statement_timeout: float = Field(
-        default=10,
-        ge=0,
-        description="Postgres `statement_timeout` of the servers' connections, in seconds (0: none).",
-    )
-    db_lock_timeout: float = Field(
-        default=5,
-        ge=0,
-        description="Postgres `lock_timeout` of the servers' connections, in seconds: a lock wait gives up (0: none).",
-    )
-    request_timeout: float = Field(
-        default=30,
-        ge=0,
-        description=(
-            "Longest an MCP request or an authorization server request may run before it is answered "
-            "'unavailable, retry' (503 with Retry-After, or a tool error) instead of hanging (0: no limit)."
-        ),
-    )
     backup_database_url: str | None = Field(
         default=None,
         description=(
@@ -345,11 +319,43 @@ class Settings(BaseSettings):
         description="Password hashes computed at once per process; each holds 19 MiB (argon2id), others queue.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    web_path: str = Field(
+        default="/library",
+        description="Path on the MCP server's origin where the web library is served (no trailing slash).",
+    )
+    web_client_secret: str | None = Field(
+        default=None,
+        description=(
+            "Client secret of the web library's OAuth client `shared-skills-web`, the same for both servers. "
+            "Default: read from web_client_secret_file; with neither, the web library answers 503 saying so."
+        ),
+    )
+    web_client_secret_file: Path | None = Field(
+        default=None,
+        description=(
+            "File holding the web client secret. Default: `web_client_secret` in the data directory "
+            "(`shared-skills up` creates it)."
+        ),
+    )
+    web_session_idle_seconds: int = Field(
+        default=2 * 3600, ge=60, description="A web library session ends after this many seconds without a request."
+    )
+    web_session_lifetime_seconds: int = Field(
+        default=12 * 3600, ge=300, description="A web library session ends this many seconds after sign-in."
+    )
 
     @field_validator("issuer_url", "resource_url")
     @classmethod
     def _canonical(cls, value: str) -> str:
         return _canonical_url(value)
+
+    @field_validator("web_path")
+    @classmethod
+    def _web_path(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+            raise ValueError(f"{value!r} must be a path like /library")
+        return value
 
     @field_validator("extra_resource_urls")
     @classmethod
@@ -399,6 +405,29 @@ class Settings(BaseSettings):
     @property
     def kek_path(self) -> Path:
         return self.key_encryption_key_file or self.data_dir / "kek"
+
+    @property
+    def web_secret_path(self) -> Path:
+        return self.web_client_secret_file or self.data_dir / "web_client_secret"
+
+    def web_secret(self) -> str | None:
+        """The web client's secret: the setting, else the file's first line; None when neither is set."""
+        if self.web_client_secret:
+            return self.web_client_secret.strip() or None
+        try:
+            return self.web_secret_path.read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    @property
+    def web_base_url(self) -> str:
+        """Public URL of the web library: the MCP server's origin and ``web_path``."""
+        parts = urlsplit(self.resource_url)
+        return f"{parts.scheme}://{parts.netloc}{self.web_path}"
+
+    @property
+    def web_redirect_uri(self) -> str:
+        return f"{self.web_base_url}/auth/callback"
 
 
 def get_settings() -> Settings:

@@ -27,7 +27,8 @@ from tests.conftest import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_TABLES = set(Base.metadata.tables)
-TABLES_AFTER_0001 = {"grant_revocations", "idempotency_keys", "snippet_files"}  # created by later revisions
+# Created by later revisions.
+TABLES_AFTER_0001 = {"grant_revocations", "idempotency_keys", "snippet_files", "web_sessions"}
 HEAD = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_current_head()
 
 

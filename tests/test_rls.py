@@ -580,8 +580,10 @@ def test_app_functions_are_not_public(migrated: Database) -> None:
         "app.current_user_id()",
         "app.is_workspace_member(uuid)",
         "app.is_workspace_owner(uuid)",
+        "app.my_workspaces()",
         "app.can_claim_workspace(uuid)",
         "app.user_id_for_email(text)",
+        "app.web_session_user(text)",
     }
     triggers = {"app.snippet_versions_append_only()", "app.join_invited_workspaces()"}
     assert set(functions) == helpers | triggers

@@ -17,13 +17,14 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from authserver import audit
-from authserver.clients import find_client
+from authserver.clients import Client, find_client
 from authserver.context import AuthContext
 from authserver.passwords import hash_password_async, needs_rehash, verify_password_async
 from authserver.pending import find_pending
@@ -31,6 +32,7 @@ from authserver.server import BadForm, IncomingRequest
 from authserver.sessions import current_session, start_session, tokens_match
 from authserver.throttle import check, hit, reset, throttle_key
 from authserver.users import find_user_by_email
+from authserver.web.consent import _csp_source
 from shared.models import User
 
 THROTTLE_BUCKETS = ("login_account", "login_address")
@@ -48,6 +50,7 @@ class LoginAttempt:
     password_hash: str | None
     retry_after: int = 0  # > 0: throttled, refused before checking the password
     throttled_by: tuple[str, ...] = ()  # the limits it is over: login_account, login_address
+    form_targets: tuple[str, ...] = ()  # where the form's redirects may end: the client (consent remembered)
 
 
 def client_address(request: Request) -> str:
@@ -77,15 +80,24 @@ def _login_page(db: Session, ctx: AuthContext, incoming: IncomingRequest) -> Res
     query = dict(incoming.query)
     request_id = query.get("request", "")
     client_name = None
+    targets: tuple[str, ...] = ()
     if request_id:
         pending = find_pending(db, request_id)
         if pending is None:
             return ctx.pages.expired_request()
         client = find_client(db, pending.client_id)
         client_name = client.name if client else pending.client_id
+        targets = _client_target(pending.params, client)
     if current_session(db, incoming.cookies.get(ctx.cookies.session)) is not None:
         return RedirectResponse(_after_login(ctx, request_id), status_code=303)
-    return _form(ctx, incoming, request_id, client_name, signed_out="signed_out" in query)
+    return _form(ctx, incoming, request_id, client_name, signed_out="signed_out" in query, form_targets=targets)
+
+
+def _client_target(params: dict[str, Any], client: Client | None) -> tuple[str, ...]:
+    """The client's redirect origin: with consent remembered, the form's redirects end there, and
+    browsers apply the page's ``form-action`` to every redirect that follows a submission."""
+    redirect_uri = params.get("redirect_uri") or (client.get_default_redirect_uri() if client else None)
+    return (_csp_source(redirect_uri),) if isinstance(redirect_uri, str) and redirect_uri else ()
 
 
 async def _login_submit(ctx: AuthContext, incoming: IncomingRequest, address: str) -> Response:
@@ -99,13 +111,20 @@ async def _login_submit(ctx: AuthContext, incoming: IncomingRequest, address: st
     if attempt.retry_after:
         for bucket in attempt.throttled_by:
             ctx.metrics.rate_limit_hits.labels(bucket).inc()
-        return _form(ctx, incoming, request_id, attempt.client_name, retry_after=attempt.retry_after)
+        return _form(
+            ctx,
+            incoming,
+            request_id,
+            attempt.client_name,
+            retry_after=attempt.retry_after,
+            form_targets=attempt.form_targets,
+        )
     assert ctx.password_slots is not None
     verified = await verify_password_async(attempt.password_hash, password, ctx.password_slots)
     if not verified or attempt.user_id is None:
         await ctx.run(_record_failure, ctx, email, address)
         ctx.metrics.login("failed")
-        return _form(ctx, incoming, request_id, attempt.client_name, failed=True)
+        return _form(ctx, incoming, request_id, attempt.client_name, failed=True, form_targets=attempt.form_targets)
     upgraded = None
     if attempt.password_hash and needs_rehash(attempt.password_hash):
         upgraded = await hash_password_async(password, ctx.password_slots)
@@ -129,18 +148,20 @@ def _limits(ctx: AuthContext, email: str, address: str) -> list[tuple[str, int]]
 
 def _prepare_attempt(db: Session, ctx: AuthContext, request_id: str, email: str, address: str) -> LoginAttempt:
     client_name = None
+    targets: tuple[str, ...] = ()
     if request_id:
         pending = find_pending(db, request_id)
         if pending is None:
             return LoginAttempt(False, None, None, None)
         client = find_client(db, pending.client_id)
         client_name = client.name if client else pending.client_id
+        targets = _client_target(pending.params, client)
     window = timedelta(seconds=ctx.settings.login_throttle_window)
     decisions = [check(db, key, limit, window) for key, limit in _limits(ctx, email, address)]
     retry_after = max(d.retry_after_seconds for d in decisions)
     if retry_after:
         over = tuple(bucket for bucket, d in zip(THROTTLE_BUCKETS, decisions, strict=True) if d.retry_after_seconds)
-        return LoginAttempt(True, client_name, None, None, retry_after, over)
+        return LoginAttempt(True, client_name, None, None, retry_after, over, targets)
     user = find_user_by_email(db, email) if email else None
     usable = user is not None and user.disabled_at is None
     return LoginAttempt(
@@ -149,6 +170,7 @@ def _prepare_attempt(db: Session, ctx: AuthContext, request_id: str, email: str,
         user_id=user.id if user is not None and usable else None,
         # A disabled account is still verified against its own hash: same work, same answer.
         password_hash=user.password_hash if user is not None else None,
+        form_targets=targets,
     )
 
 
@@ -187,6 +209,7 @@ def _form(
     failed: bool = False,
     retry_after: int = 0,
     signed_out: bool = False,
+    form_targets: tuple[str, ...] = (),
 ) -> Response:
     csrf = incoming.cookies.get(ctx.cookies.login_csrf, "")
     fresh = not _CSRF_SHAPE.match(csrf)
@@ -196,6 +219,7 @@ def _form(
     response = ctx.pages.render(
         "login.html",
         status=status,
+        form_targets=form_targets,
         request_id=request_id,
         csrf_token=csrf,
         client_name=client_name,

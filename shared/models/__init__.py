@@ -24,6 +24,7 @@ from shared.models.oauth import (
     SigningKey,
 )
 from shared.models.operations import AuditEvent, RateLimit
+from shared.models.web import WebSession
 
 __all__ = [
     "ROLES",
@@ -46,6 +47,7 @@ __all__ = [
     "SnippetFile",
     "SnippetVersion",
     "User",
+    "WebSession",
     "Workspace",
     "WorkspaceMember",
     "maintained_by_migrations",

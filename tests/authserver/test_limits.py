@@ -1,16 +1,21 @@
 """The authorization server's limits from the settings, on SQLite and Postgres: request bodies
 (413), registration bodies (413, ``invalid_client_metadata``) and redirect URIs per client
 (400, ``invalid_redirect_uri``), for registrations and RFC 7592 updates alike, and nothing
-is written when one is refused. The OpenAPI document states the configured count.
+is written when one is refused. The OpenAPI document states the configured count. Hostile
+registration bodies (Hypothesis) get a registration or an OAuth error, and store nothing then.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from shared.db import transaction
@@ -96,3 +101,77 @@ def test_the_openapi_document_states_the_configured_redirect_uri_count(server: R
         if "redirect_uris" in schema.get("properties", {})
     ]
     assert found and set(found) == {2}
+
+
+# Hostile registrations --------------------------------------------------------------------
+
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(
+        ["", " ", "\x00", "\u202e", "\ud800", "\U0001f600", "a" * 201, "x" * 3000, "http://127.0.0.1:1/cb"]
+    ),
+)
+HOSTILE = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), HOSTILE_TEXT),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE_TEXT, inner, max_size=3),
+    max_leaves=6,
+)
+FIELDS = [
+    "redirect_uris",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "response_types",
+    "scope",
+    "client_name",
+    "client_uri",
+    "logo_uri",
+    "software_id",
+    "software_version",
+    "contacts",
+    "client_id",
+    "client_secret",
+]
+PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
+    "redirect_uris": st.lists(
+        st.one_of(
+            st.sampled_from(uris(3)), st.sampled_from(["claude://cb", "https://e.example/cb\u202e"]), HOSTILE_TEXT
+        ),
+        max_size=3,
+    ),
+    "token_endpoint_auth_method": st.sampled_from(["none", "client_secret_basic", "private_key_jwt"]),
+    "grant_types": st.lists(st.sampled_from(["authorization_code", "refresh_token", "implicit"]), max_size=3),
+    "scope": st.sampled_from(["snippets:read", "snippets:read offline_access", "admin", ""]),
+}
+
+
+def metadata() -> st.SearchStrategy[dict[str, Any]]:
+    value = {name: st.one_of(PLAUSIBLE.get(name, HOSTILE_TEXT), HOSTILE) for name in FIELDS}
+    required = value.pop("redirect_uris")
+    return st.fixed_dictionaries({"redirect_uris": required}, optional=value)
+
+
+def test_hostile_registrations_get_oauth_errors_and_store_nothing(server: RunningServer) -> None:
+    @hypothesis_settings(max_examples=40, deadline=None, derandomize=True, database=None)
+    @given(body=metadata())
+    def register(body: dict[str, Any]) -> None:
+        before = count_clients(server)
+        response = httpx.post(
+            f"{server.issuer}/register",
+            content=json.dumps(body, ensure_ascii=True),  # lone surrogates travel escaped
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert response.status_code in (201, 400, 413), (response.status_code, response.text[:300])
+        assert "Traceback" not in response.text
+        if response.status_code == 413 and response.headers["content-type"].startswith("text/plain"):
+            assert count_clients(server) == before  # over the server-wide limit: refused before it is read
+            return
+        answer = response.json()
+        if response.status_code == 201:
+            assert count_clients(server) == before + 1
+            assert len(answer["redirect_uris"]) <= 2
+        else:
+            assert answer["error"] in ("invalid_client_metadata", "invalid_redirect_uri"), answer
+            assert count_clients(server) == before
+
+    register()

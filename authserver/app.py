@@ -26,7 +26,7 @@ from authserver.endpoints.registration import register
 from authserver.endpoints.revocation import revoke
 from authserver.endpoints.token import token
 from authserver.keys import SigningKeys
-from authserver.middleware import DefaultHeadersMiddleware, PathCORSMiddleware
+from authserver.middleware import DefaultHeadersMiddleware, PathCORSMiddleware, UnavailableMiddleware
 from authserver.openapi import openapi
 from authserver.sessions import Cookies
 from authserver.tokens import TokenIssuer
@@ -35,13 +35,15 @@ from authserver.web.consent import consent
 from authserver.web.login import login
 from authserver.web.pages import STATIC, Pages
 from authserver.web_client import provision_web_client
-from shared.db import make_engine, pool_in_use, session_factory
+from shared.db import PoolLimits, make_engine, pool_in_use, session_factory
 from shared.metrics import MetricsMiddleware
 from shared.request_ids import RequestIdMiddleware
 from shared.settings import Settings, get_settings
 
 METADATA_PATHS = ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration")
 CORS_PATHS = (*METADATA_PATHS, "/register", "/token", "/revoke", "/jwks")
+PAGE_PATHS = ("/authorize", "/login", "/consent", "/account")
+"""Paths answered with HTML pages (so an outage there is a page too)."""
 
 # Authlib's grants log whole token responses at DEBUG ("Issue token %r"): never let them through.
 logging.getLogger("authlib").setLevel(logging.INFO)
@@ -56,7 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     if not is_secure_transport(settings.issuer_url):
         raise ValueError(f"the issuer {settings.issuer_url} must be https (plain http only on loopback)")
-    engine = make_engine(settings.auth_db_url, pool_size=settings.db_pool_size)
+    engine = make_engine(settings.auth_db_url, limits=PoolLimits.of(settings))
     db = session_factory(engine)
     keys = SigningKeys(db, settings)
     ctx = AuthContext(
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Middleware(MetricsMiddleware, metrics=ctx.metrics, routes=lambda: routes),
         Middleware(DefaultHeadersMiddleware),
         Middleware(PathCORSMiddleware, paths=CORS_PATHS),
+        Middleware(UnavailableMiddleware, pages=ctx.pages, timeout=settings.request_timeout, html_paths=PAGE_PATHS),
     ]
     app = Starlette(
         routes=routes, middleware=middleware, lifespan=lifespan, max_body_size=settings.auth_max_request_bytes

@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         instructions=INSTRUCTIONS,
         version="0.1.0",
         cache_hints=CACHE_HINTS,  # type: ignore[arg-type]
-        middleware=[CallMiddleware(limiter, TOOL_BUCKETS, metrics)],
+        middleware=[CallMiddleware(limiter, TOOL_BUCKETS, metrics, timeout=settings.request_timeout)],
         subscriptions=context.changes,  # subscriptions/listen streams, per user (mcpserver.changes)
         extensions=[skills],
     )

@@ -72,6 +72,35 @@ class Settings(BaseSettings):
     db_auth_password: str | None = Field(default=None, description="Password set on the auth role by migrations.")
     db_mcp_password: str | None = Field(default=None, description="Password set on the MCP role by migrations.")
     db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
+    db_pool_overflow: int = Field(
+        default=10, ge=0, description="Connections a process may open beyond db_pool_size in a burst (then it waits)."
+    )
+    db_pool_timeout: float = Field(
+        default=5,
+        gt=0,
+        description="Seconds a request waits for a free pooled connection before it is answered 'unavailable, retry'.",
+    )
+    db_connect_timeout: float = Field(
+        default=5, gt=0, description="Seconds allowed to open a database connection (Postgres)."
+    )
+    db_statement_timeout: float = Field(
+        default=10,
+        ge=0,
+        description="Postgres `statement_timeout` of the servers' connections, in seconds (0: none).",
+    )
+    db_lock_timeout: float = Field(
+        default=5,
+        ge=0,
+        description="Postgres `lock_timeout` of the servers' connections, in seconds: a lock wait gives up (0: none).",
+    )
+    request_timeout: float = Field(
+        default=30,
+        ge=0,
+        description=(
+            "Longest an MCP request or an authorization server request may run before it is answered "
+            "'unavailable, retry' (503 with Retry-After, or a tool error) instead of hanging (0: no limit)."
+        ),
+    )
     backup_database_url: str | None = Field(
         default=None,
         description=(

@@ -69,6 +69,7 @@ TOOL_ERROR_OUTCOMES = (
     ("unavailable:", "unavailable"),
 )
 """Metric outcome of a tool error, by the prefix of its text (one per type in :mod:`mcpserver.errors`)."""
+SDK_TRANSPORT_LOGGER = "mcp.server.streamable_http"
 SDK_ERROR_PREFIX = "Error executing tool "
 """What the SDK writes before the text of an error a tool raised."""
 
@@ -85,6 +86,10 @@ class CallMiddleware:
         self.limiter = limiter
         self.tool_buckets = tool_buckets
         self.metrics = metrics
+        if not logger.isEnabledFor(logging.DEBUG):
+            # The SDK's transport logs "Terminating session: None" at INFO after every stateless
+            # request: a third line per call next to the access line and this one, saying nothing.
+            logging.getLogger(SDK_TRANSPORT_LOGGER).setLevel(logging.WARNING)
         self.timeout = timeout or math.inf
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:

@@ -86,7 +86,12 @@ async def _list(p: Page, workspace_slug: str | None) -> Response:
         items, position = await repo.list_visible(session, p.user.id, filters, after=after, limit=PAGE_SIZE)
     base = f"/workspaces/{workspace.slug}/snippets" if workspace else "/snippets"
     next_url = (
-        url(p.request, base, **chosen, mine="1" if chosen["mine"] else "", cursor=encode_position(position, filters))
+        url(
+            p.request,
+            base,
+            **{**chosen, "mine": "1" if chosen["mine"] else ""},
+            cursor=encode_position(position, filters),
+        )
         if position
         else None
     )

@@ -11,17 +11,22 @@ The screenshots of the main pages (phone and desktop widths) come from the SQLit
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from mcpserver.web.snippets import PAGE_SIZE
 from tests.conftest import Database
-from tests.e2e.screenshots import Screenshots
+from tests.e2e.screenshots import DOCS_IMAGES, VIEWPORTS, Screenshots
 from tests.e2e.web_stack import WebStack, module_database, sign_in, web_library_stack
+from tests.processes import ROOT
 
 BOB = ("bob@example.com", "bob's long password", "Bob")
 MALLORY = ("mallory@example.com", "mallory's long password", "Mallory")
+SCREENSHOTS = ("web-snippet", "web-snippet-edit", "web-snippets", "web-search", "web-diff", "web-render", "web-files")
+"""The pages the README shows, captured by the first test on SQLite."""
 
 BODY = """# Deploy {{service}}
 
@@ -410,3 +415,48 @@ async def test_outsiders_see_nothing_and_members_who_may_not_change_a_snippet_ar
     finally:
         for page in (ada, bob, mallory):
             await _closed(page)
+
+
+async def test_lists_page_with_a_cursor_and_keep_their_filters(web: WebStack, chromium: Browser) -> None:
+    page = await _page(chromium, web, *BOB[:2])
+    try:
+        slug = await _workspace(page, web, "Many Snippets")
+        await page.goto(f"{web.web_url}/workspaces/{slug}/snippets/new")
+        token = await page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+        for number in range(PAGE_SIZE + 2):
+            created = await page.request.post(
+                f"{web.web_url}/workspaces/{slug}/snippets/new",
+                form={"csrf_token": token, "title": f"Note {number:02}", "body": "text", "tags": "bulk"},
+                max_redirects=0,
+            )
+            assert created.status == 303, await created.text()
+        await page.goto(f"{web.web_url}/workspaces/{slug}/snippets?tag=bulk")
+        listed = page.get_by_role("list", name="Snippets, most recently changed first")
+        await expect(listed.get_by_role("heading")).to_have_count(PAGE_SIZE)
+        await expect(listed.get_by_role("heading").first).to_have_text(f"Note {PAGE_SIZE + 1:02}")
+        await page.get_by_role("link", name="Next page").click()
+        await expect(listed.get_by_role("heading")).to_have_text(["Note 01", "Note 00"])
+        await expect(page.get_by_label("Tag", exact=True)).to_have_value("bulk")
+        await expect(page.get_by_role("link", name="Next page")).to_have_count(0)
+        await page.get_by_role("link", name="First page").click()
+        await expect(listed.get_by_role("heading")).to_have_count(PAGE_SIZE)
+        # A cursor made for other filters is refused, not silently applied.
+        await page.goto(f"{web.web_url}/workspaces/{slug}/snippets?tag=bulk")
+        next_url = await page.get_by_role("link", name="Next page").get_attribute("href") or ""
+        cursor = next_url.split("cursor=", 1)[1]
+        answer = await page.goto(f"{web.web_url}/workspaces/{slug}/snippets?visibility=public&cursor={cursor}")
+        assert answer is not None and answer.status == 400
+    finally:
+        await _closed(page)
+
+
+def test_the_readme_shows_the_snippet_pages_at_both_widths_as_the_tests_took_them() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name in SCREENSHOTS:
+        for label, size in VIEWPORTS.items():
+            image = DOCS_IMAGES / f"{name}-{label}.png"
+            assert f"docs/images/{image.name}" in readme
+            header = image.read_bytes()[:24]
+            assert header[:8] == b"\x89PNG\r\n\x1a\n"
+            width, height = struct.unpack(">II", header[16:24])
+            assert width == size["width"] and height >= size["height"], (image.name, width, height)

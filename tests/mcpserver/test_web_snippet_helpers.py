@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from starlette.datastructures import FormData
 
+from mcpserver.errors import InvalidArgument
 from mcpserver.repository.versions import VersionView
 from mcpserver.web.diffs import Document, compare, describe_variables, document_of
 from mcpserver.web.excerpts import highlight_excerpt, highlight_words, query_words
 from mcpserver.web.markdown import is_safe_link, render_markdown
+from mcpserver.web.snippet_forms import SnippetForm, bad_placeholders, panel
+from shared.variables import Variable
 
 
 def test_markdown_renders_headings_lists_tables_and_code() -> None:
@@ -128,3 +132,50 @@ def test_variables_are_described_in_one_line() -> None:
         {"name": "region", "description": "", "required": False, "default": "eu"},
     ]
     assert describe_variables(variables) == "service (required): What to deploy; region = 'eu'"
+
+
+def _form(**fields: str) -> FormData:
+    return FormData([(name.replace("_", "-"), value) for name, value in fields.items()])
+
+
+def test_the_variables_panel_follows_the_body_and_keeps_what_was_typed() -> None:
+    typed = [Variable("service", "Which service", True, None), Variable("gone", "no longer used")]
+    rows = panel("Deploy {{ service }} to {{region}}, then {{service}} again; \\{{literal}}", typed)
+    assert rows == [Variable("service", "Which service", True, None), Variable("region")]
+    assert panel("no variables", typed) == []
+
+
+def test_a_default_makes_a_variable_optional_and_an_empty_default_is_none() -> None:
+    form = SnippetForm.read(
+        _form(
+            title="T",
+            body="{{a}} {{b}}",
+            var_0_name="a",
+            var_0_description=" first ",
+            var_0_required="1",
+            var_0_default="x",
+            var_1_name="b",
+            var_1_default="",
+        )
+    )
+    assert form.variables == [Variable("a", "first", False, "x"), Variable("b", "", False, None)]
+
+
+def test_the_form_is_checked_like_the_save_tool_checks_its_arguments() -> None:
+    good = SnippetForm(title="  Deploy ", body="go\r\n", tags="Ops, ops, , Deploy", slug="").checked()
+    assert (good.title, good.tags, good.slug) == ("Deploy", ["ops", "deploy"], None)
+    for form, field in (
+        (SnippetForm(title=" ", body="x"), "title"),
+        (SnippetForm(title="t", body=""), "body"),
+        (SnippetForm(title="t" * 201, body="x"), "title"),
+        (SnippetForm(title="t", body="x", slug="Not A Slug"), "slug"),
+        (SnippetForm(title="t", body="x", visibility="everyone"), "visibility"),
+        (SnippetForm(title="t", body="x", message="m" * 501), "message"),
+    ):
+        with pytest.raises(InvalidArgument) as refused:
+            form.checked()
+        assert refused.value.field == field
+
+
+def test_placeholders_that_are_not_variables_are_pointed_out() -> None:
+    assert bad_placeholders("{{ 1st }} and {{ok}} and {{a-b}}") == ["{{ 1st }}", "{{a-b}}"]

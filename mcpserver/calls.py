@@ -41,6 +41,8 @@ logger = logging.getLogger("mcpserver.calls")
 
 RATE_LIMITED = -32029
 """JSON-RPC error code (implementation-defined range) of a rate-limited resource request."""
+STREAMS = ("subscriptions/listen",)
+"""Requests that stay open by design (change notifications), which the request timeout leaves alone."""
 UNAVAILABLE = -32030
 """JSON-RPC error code of a request the database could not serve in time (``data.retryAfterSeconds``)."""
 
@@ -106,7 +108,7 @@ class CallMiddleware:
         result_text = ""
         try:
             bucket = self._bucket(ctx.method, tool)
-            with anyio.fail_after(self.timeout):
+            with anyio.fail_after(math.inf if ctx.method in STREAMS else self.timeout):
                 if bucket is not None and caller is not None:
                     retry_after = await self.limiter.hit(caller.user_id, bucket)
                     if retry_after is not None:

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from mcpserver.errors import InvalidArgument
 from mcpserver.repository.snippets import SnippetView
 from mcpserver.tools import fields
+from mcpserver.tools.fields import MAX_VERSION
 from mcpserver.tools.snippets import MAX_BODY
 from shared.variables import Variable, placeholders
 
@@ -69,7 +70,7 @@ class SnippetForm:
             visibility=text("visibility") or "workspace",
             body=text("body").replace("\r\n", "\n"),
             message=text("message"),
-            expected_version=int(expected) if expected.isdigit() else None,
+            expected_version=int(expected) if expected.isdecimal() and 1 <= int(expected) <= MAX_VERSION else None,
             idempotency_key=text("idempotency_key"),
             variables=declared_in(form),
         )

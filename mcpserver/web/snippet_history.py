@@ -18,7 +18,7 @@ from mcpserver.tools.snippets import announce, audience_of
 from mcpserver.web.csrf import checked_form
 from mcpserver.web.diffs import compare, describe_variables, document_of
 from mcpserver.web.markdown import render_markdown
-from mcpserver.web.snippet_pages import READ, WRITE, Page, page, redirect, snippet_id_of, url
+from mcpserver.web.snippet_pages import READ, WRITE, Page, page, redirect, snippet_id_of, url, version_number
 from shared.variables import Variable, VariableError, declare
 
 PAGE_SIZE = 20
@@ -36,11 +36,7 @@ def routes() -> list[BaseRoute]:
 
 def _before(p: Page) -> int | None:
     raw = p.request.query_params.get("before", "")
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise InvalidArgument("before", "a version number")
-    return int(raw)
+    return version_number(raw, "before") if raw else None
 
 
 @page
@@ -70,17 +66,15 @@ async def compare_versions(p: Page) -> Response:
     """The compare form's GET: on to the diff's own address."""
     snippet_id = snippet_id_of(p.request)
     query = p.request.query_params
-    a, b = query.get("from", ""), query.get("to", "")
-    if not (a.isdigit() and b.isdigit()):
-        raise InvalidArgument("version", "choose two versions to compare")
-    return redirect(p.request, f"/snippets/{snippet_id}/versions/{int(a)}/diff/{int(b)}")
+    a, b = version_number(query.get("from"), "from"), version_number(query.get("to"), "to")
+    return redirect(p.request, f"/snippets/{snippet_id}/versions/{a}/diff/{b}")
 
 
 @page
 async def version_page(p: Page) -> Response:
     p.require(READ)
     snippet_id = snippet_id_of(p.request)
-    number: int = p.request.path_params["version"]
+    number = version_number(p.request.path_params["version"])
     async with p.transaction() as session:
         snippet = await snippet_repo.get(session, p.user.id, snippet_id)
         old = await versions.get_version(session, snippet, number)
@@ -101,8 +95,8 @@ async def version_page(p: Page) -> Response:
 async def diff_page(p: Page) -> Response:
     p.require(READ)
     snippet_id = snippet_id_of(p.request)
-    a: int = p.request.path_params["a"]
-    b: int = p.request.path_params["b"]
+    a = version_number(p.request.path_params["a"], "from")
+    b = version_number(p.request.path_params["b"], "to")
     async with p.transaction() as session:
         snippet = await snippet_repo.get(session, p.user.id, snippet_id)
         before = await versions.get_version(session, snippet, a)
@@ -126,11 +120,10 @@ async def restore(p: Page) -> Response:
     p.require(WRITE)
     snippet_id = snippet_id_of(p.request)
     form = await checked_form(p.request)
-    raw_version, raw_expected = str(form.get("version", "")), str(form.get("expected_version", ""))
-    if not raw_version.isdigit():
-        raise InvalidArgument("version", "choose a version to restore")
-    number = int(raw_version)
-    expected = int(raw_expected) if raw_expected.isdigit() else None
+    number = version_number(form.get("version"))
+    expected = (
+        version_number(form.get("expected_version"), "expected_version") if form.get("expected_version") else None
+    )
     async with p.transaction() as session:
         snippet = await snippet_repo.get(session, p.user.id, snippet_id)
         if not snippet.can_edit:

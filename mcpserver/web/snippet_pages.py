@@ -22,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mcpserver.context import AppContext, Caller
-from mcpserver.errors import NotFound, PermissionDenied
+from mcpserver.errors import InvalidArgument, NotFound, PermissionDenied
 from mcpserver.repository import workspaces
 from mcpserver.repository.workspaces import WorkspaceView
+from mcpserver.tools.fields import MAX_VERSION
 from mcpserver.web.session import WebUser, caller_of, require_user
 from mcpserver.web.templating import render, web_path_of
 
@@ -63,6 +64,14 @@ def redirect(request: Request, path: str, **query: Any) -> RedirectResponse:
 
 def notice_of(request: Request) -> str | None:
     return NOTICES.get(request.query_params.get("notice", ""))
+
+
+def version_number(value: object, field: str = "version") -> int:
+    """A version number from a form, a query or the path: 1 up to what the database stores."""
+    text = str(value).strip() if value is not None else ""
+    if not text.isdecimal() or not 1 <= int(text) <= MAX_VERSION:
+        raise InvalidArgument(field, "a version number (see the snippet's history)")
+    return int(text)
 
 
 def snippet_id_of(request: Request) -> uuid.UUID:

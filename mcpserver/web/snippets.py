@@ -198,7 +198,7 @@ def _decode_search(cursor: str, text: str, filters: repo.Filters) -> search.Afte
     try:
         _, (rank, last_id) = cursors.decode(cursor, (SEARCH_CURSOR,), _search_fingerprint(text, filters))
         return search.After(float(rank), uuid.UUID(last_id))
-    except (cursors.InvalidCursor, ValueError, TypeError):
+    except (cursors.InvalidCursor, ValueError, TypeError, AttributeError):
         raise InvalidArgument("cursor", "this page link is not valid for this search: start the search again") from None
 
 

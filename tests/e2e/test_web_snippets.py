@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from mcpserver.web.snippets import PAGE_SIZE
+from mcpserver.web.snippets import PAGE_SIZE, SEARCH_PAGE_SIZE
 from tests.conftest import Database
 from tests.e2e.screenshots import DOCS_IMAGES, VIEWPORTS, Screenshots
 from tests.e2e.web_stack import WebStack, module_database, sign_in, web_library_stack
@@ -446,6 +446,37 @@ async def test_lists_page_with_a_cursor_and_keep_their_filters(web: WebStack, ch
         cursor = next_url.split("cursor=", 1)[1]
         answer = await page.goto(f"{web.web_url}/workspaces/{slug}/snippets?visibility=public&cursor={cursor}")
         assert answer is not None and answer.status == 400
+
+        # Search pages the same way, best match first.
+        await page.goto(f"{web.web_url}/snippets/search?q=text&workspace={slug}")
+        results = page.get_by_role("list", name="Results, best match first")
+        seen: list[str] = []
+        while True:
+            titles = await results.get_by_role("heading").all_inner_texts()
+            assert 0 < len(titles) <= SEARCH_PAGE_SIZE
+            seen += titles
+            more = page.get_by_role("link", name="More results")
+            if not await more.count():
+                break
+            await more.click()
+        assert sorted(seen) == [f"Note {n:02}" for n in range(PAGE_SIZE + 2)]
+
+        # Forged numbers and cursors are refused with a page, never a 500.
+        await page.goto(f"{web.web_url}/snippets/search?q=text")
+        snippet_path = (await results.get_by_role("link").first.get_attribute("href") or "").removeprefix("/library")
+        for path in (
+            f"{snippet_path}/versions/99999999999",
+            f"{snippet_path}/versions/1/diff/4294967296",
+            f"{snippet_path}/versions?before=99999999999",
+            f"{snippet_path}/versions/compare?from=1&to=x",
+            f"/workspaces/{slug}/snippets?cursor=W1tbW1tbW1tbXV1dXV1dXV1d",
+            f"/workspaces/{slug}/snippets?cursor=not-a-cursor",
+            "/snippets/search?q=text&cursor=eyJ2IjoxLCJrIjoid2ViLXNlYXJjaCIsInAiOlsxLDJdLCJxIjoieCJ9",
+            f"/workspaces/{slug}/snippets?visibility=everyone",
+        ):
+            answer = await page.goto(web.web_url + path)
+            assert answer is not None and answer.status == 400, path
+            await expect(page.get_by_role("alert")).to_be_visible()
     finally:
         await _closed(page)
 

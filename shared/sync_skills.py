@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # Part of every skill's source key: raise it when the SKILL.md rendering changes, so that the
 # next sync rewrites every skill even though no snippet changed.
-RENDERING = "1"
+RENDERING = "2"
 DEFAULT_DEST = Path("~/.claude/skills")
 
 Action = Literal["create", "update", "remove", "keep", "skip"]
@@ -93,13 +93,17 @@ async def _sync(
     owned = {entry.snippet_id: name for name, entry in folder.entries.items() if entry.server == server_url}
     wanted = assign_names(summaries, workspaces, owned)
     served = await library.skill_files()
+    members = await member_names(library, [only] if only else list(workspaces))
 
     changes: list[Change] = []
     for name in sorted(wanted):
         summary = wanted[name]
         label = workspaces.get(summary.workspace_id, summary.workspace_id)
         files = served.get(f"skill://{label}/{skill_name(summary.slug)}/SKILL.md", [])
-        changes.append(await _bring_up_to_date(library, folder, server_url, name, summary, label, files, dry_run))
+        names = members.get(summary.workspace_id, {})
+        changes.append(
+            await _bring_up_to_date(library, folder, server_url, name, summary, label, files, names, dry_run)
+        )
     for name, entry in sorted(folder.entries.items()):
         if entry.server != server_url or name in wanted or (only is not None and entry.workspace_id != only):
             continue
@@ -119,6 +123,7 @@ async def _bring_up_to_date(
     summary: SnippetSummary,
     workspace: str,
     files: list[SkillFile],
+    members: dict[str, str],
     dry_run: bool,
 ) -> Change:
     entry = folder.entries.get(name)
@@ -126,13 +131,14 @@ async def _bring_up_to_date(
         return Change("skip", name, f"the name is taken by a skill synced from {entry.server}")
     if entry is None and folder.occupied(name):
         return Change("skip", name, "a folder sync-skills did not create has this name")
-    key = source_key(summary, workspace, name, files)
+    key = source_key(summary, workspace, name, files, members)
     on_disk = folder.current_hash(name) if entry is not None else None
     intact = entry is not None and on_disk == entry.sha256 and folder.files_intact(name, entry)
     if intact and entry is not None and entry.snippet_id == summary.id and entry.source_key == key:
         return Change("keep", name)
     snippet = await library.snippet(summary.id)
-    content = render_skill_md(skill_source(snippet, workspace, name)).encode()
+    author = members.get(snippet.get("created_by") or "")
+    content = render_skill_md(skill_source(snippet, workspace, name, author)).encode()
     contents = {f.path: await library.read(f.uri) for f in files}
     hashes = {path: sha256(data) for path, data in contents.items()}
     new_entry = Entry(server_url, summary.id, summary.workspace_id, key, sha256(content), hashes)
@@ -187,16 +193,37 @@ def assign_names(
     return names
 
 
-def source_key(summary: SnippetSummary, workspace: str, name: str, files: Sequence[SkillFile] = ()) -> str:
+def source_key(
+    summary: SnippetSummary,
+    workspace: str,
+    name: str,
+    files: Sequence[SkillFile] = (),
+    members: dict[str, str] | None = None,
+) -> str:
     """Changes whenever the skill's files would: a new version, a renamed workspace, new
-    rendering, a supporting file added, changed or removed."""
+    rendering, a supporting file added, changed or removed, a member of the workspace renamed
+    (the author's name is in ``SKILL.md``; the summary does not say who the author is)."""
     facts = [RENDERING, summary.id, summary.version, summary.updated_at, workspace, name]
     facts += sorted(f"{f.path}:{f.sha256}" for f in files)
+    facts += sorted(f"{user}:{member}" for user, member in (members or {}).items())
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
 
 
-def skill_source(snippet: dict[str, Any], workspace: str, name: str) -> SkillSource:
-    """The skill's plain values from ``get_snippet``'s structured result."""
+async def member_names(library: Library, workspace_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The display names ``list_members`` shows, by workspace id and user id (those with a name).
+
+    A snippet's author is its creator's name from here, as the server's skills extension does
+    (:mod:`mcpserver.skills.authors`): absent outside the user's workspaces.
+    """
+    names: dict[str, dict[str, str]] = {}
+    for workspace_id in workspace_ids:
+        listed = await library.call("list_members", {"workspace_id": workspace_id})
+        names[workspace_id] = {m["user_id"]: m["name"] for m in listed.get("members", []) if m.get("name")}
+    return names
+
+
+def skill_source(snippet: dict[str, Any], workspace: str, name: str, author: str | None = None) -> SkillSource:
+    """The skill's plain values from ``get_snippet``'s structured result, and its ``author``."""
     return SkillSource(
         slug=snippet["slug"],
         title=snippet["title"],
@@ -206,6 +233,7 @@ def skill_source(snippet: dict[str, Any], workspace: str, name: str) -> SkillSou
         version=int(snippet["version"]),
         tags=tuple(snippet.get("tags") or ()),
         variables=tuple(v["name"] for v in snippet.get("variables") or () if isinstance(v, dict) and "name" in v),
+        author=author,
         updated_at=snippet.get("updated_at"),
         name=name,
     )

@@ -22,6 +22,7 @@ from mcpserver.errors import NotFound
 from mcpserver.repository import skill_files as repo
 from mcpserver.repository.snippets import Position
 from mcpserver.skills import limits, paths, uris
+from mcpserver.skills.authors import authors_of
 from mcpserver.skills.documents import SkillDocument, skill_document
 from mcpserver.skills.media_types import DIRECTORY, is_text_type
 from mcpserver.skills.wire import SkillEntry, SkillResource
@@ -72,9 +73,11 @@ class Catalog:
         async with self.app.transaction(caller) as session:
             rows, more = await repo.list_skills(session, caller.user_id, after=after, limit=PAGE_SIZE)
             files = await repo.files_of(session, [row.view.id for row in rows])
+            authors = await authors_of(session, caller, rows)
         entries = []
         for row in rows:
-            skill = Skill(row.view.id, skill_document(row.view, row.workspace), files[row.view.id])
+            document = skill_document(row.view, row.workspace, authors.get(row.view.id))
+            skill = Skill(row.view.id, document, files[row.view.id])
             if skill.within_limits:
                 entries.append(skill.entry())
             else:  # only possible for data written around the tools' checks
@@ -88,7 +91,9 @@ class Catalog:
         async with self.app.transaction(caller) as session:
             row = await repo.find_skill(session, caller.user_id, address.workspace, address.name)
             files = await repo.files_of(session, [row.view.id])
-        return Skill(row.view.id, skill_document(row.view, row.workspace), files[row.view.id])
+            authors = await authors_of(session, caller, [row])
+        document = skill_document(row.view, row.workspace, authors.get(row.view.id))
+        return Skill(row.view.id, document, files[row.view.id])
 
     async def read(self, uri: str) -> ReadResourceResult:
         """``resources/read`` of a skill file: ``SKILL.md`` as Markdown, other files as stored."""

@@ -40,8 +40,9 @@ class SkillDocument:
         return str(self.front_matter["description"])
 
 
-def skill_source(view: SnippetView, workspace: str) -> SkillSource:
-    """The snippet's plain values, as ``sync-skills`` takes them from ``get_snippet``."""
+def skill_source(view: SnippetView, workspace: str, author: str | None = None) -> SkillSource:
+    """The snippet's plain values, as ``sync-skills`` takes them from ``get_snippet``; ``author``
+    by the rule both share (:mod:`mcpserver.skills.authors`)."""
     return SkillSource(
         slug=view.slug,
         title=view.title,
@@ -51,12 +52,13 @@ def skill_source(view: SnippetView, workspace: str) -> SkillSource:
         version=view.version,
         tags=tuple(view.tags),
         variables=tuple(v["name"] for v in view.variables if isinstance(v, dict) and "name" in v),
+        author=author,
         updated_at=view.updated_at.isoformat(),
     )
 
 
-def skill_document(view: SnippetView, workspace: str) -> SkillDocument:
-    source = skill_source(view, workspace)
+def skill_document(view: SnippetView, workspace: str, author: str | None = None) -> SkillDocument:
+    source = skill_source(view, workspace, author)
     name = skill_name(source.slug)
     # The front matter render_skill_md writes, as the JSON object a YAML parser reads back.
     front_matter = {"name": name, "description": skill_description(source), "metadata": skill_metadata(source)}

@@ -161,6 +161,7 @@ async def test_sync_skills_writes_updates_and_removes_only_the_skills_it_created
         "slug": "code-review",
         "version": "1",
         "tags": "review",
+        "author": "Ada",  # the creator's display name, as list_members shows it
         "updated": review["updated_at"],
     }
     assert body == "1. Tests\n2. Names\n"

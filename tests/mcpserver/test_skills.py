@@ -134,8 +134,45 @@ async def test_front_matter_carries_description_and_metadata_verbatim(harness: M
     assert metadata["metadata"]["version"] == "1"
     assert metadata["metadata"]["workspace"] == "docs"
     assert metadata["metadata"]["updated"] == described["updated_at"]
+    assert metadata["metadata"]["author"] == "ada"  # the creator's display name
     fallback = (await _entry(harness, ada, f"skill://docs/{bare['slug']}/SKILL.md"))["frontmatter"]
     assert fallback["description"] == "Stand-up: Yesterday, today, blockers."
+
+
+async def test_the_author_is_the_creators_name_as_members_see_it(harness: McpHarness) -> None:
+    ada, bob = harness.add_user("ada@example.com", "Ada Lovelace"), harness.add_user("bob@example.com", "Bob")
+    async with harness.client(ada) as client:
+        ws = (await call(client, "create_workspace", name="Team"))["id"]
+        await call(client, "invite_to_workspace", workspace_id=ws, email="bob@example.com")
+    async with harness.client(bob) as client:
+        await call(client, "save_snippet", workspace_id=ws, title="By Bob", body="b")
+        own = (await call(client, "create_workspace", name="Bobs"))["id"]
+        await call(client, "save_snippet", workspace_id=own, title="Public", body="p", visibility="public")
+
+    async def author(uri: str) -> str | None:
+        return (await _entry(harness, ada, uri))["frontmatter"]["metadata"].get("author")  # type: ignore[no-any-return]
+
+    assert await author("skill://team/by-bob/SKILL.md") == "Bob"
+    # Read from outside its workspace, a public snippet names no author: Ada cannot list Bob's members.
+    async with harness.client(ada) as client:
+        entries, _ = await list_all_skills(client)
+    [public] = [e for e in entries if e["frontmatter"]["metadata"]["title"] == "Public"]
+    assert "author" not in public["frontmatter"]["metadata"]
+    # Nor does a snippet whose creator has left the workspace.
+    async with harness.client(bob) as client:
+        await call(client, "leave_workspace", workspace_id=ws)
+    assert await author("skill://team/by-bob/SKILL.md") is None
+
+
+async def test_json_looking_file_text_is_stored_verbatim(harness: McpHarness) -> None:
+    ada = harness.add_user("ada@example.com")
+    async with harness.client(ada) as client:
+        ws = (await call(client, "create_workspace", name="Docs"))["id"]
+        snippet = await call(client, "save_snippet", workspace_id=ws, title="Config", body="See the files.")
+        for path, text in (("a.json", '{"a": 1}'), ("b.txt", "null"), ("c.txt", "[1, 2]"), ("d.txt", "42")):
+            await call(client, "add_skill_file", id=snippet["id"], path=path, content=text)
+            served = await read_text(client, f"skill://docs/config/{path}")
+            assert served.text == text, path
 
 
 async def _entry(harness: McpHarness, user: uuid.UUID, uri: str) -> dict[str, Any]:

@@ -19,10 +19,10 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import Database
-from tests.e2e.screenshots import Screenshots
+from tests.e2e.screenshots import DOCS_IMAGES, VIEWPORTS, Screenshots
 from tests.e2e.stacks import eventually, sqlite_database
 from tests.e2e.web_stack import WebStack, module_database, sign_in, web_library_stack
-from tests.processes import run_cli
+from tests.processes import ROOT, run_cli
 
 ERIN = ("erin@example.com", "erin's long password", "Erin")
 BOB = ("bob@example.com", "bob's long password", "Bob")
@@ -110,6 +110,8 @@ async def test_sign_in_create_invite_and_only_members_see_the_workspace(
         bob_page = await bob.new_page()
         await sign_in(bob_page, web, BOB[0], BOB[1])
         await expect(bob_page.get_by_role("link", name="Team Notes")).to_be_visible()
+        if web_database.backend == "sqlite":
+            await screenshots.capture(bob_page, "web-workspaces")
         await bob_page.get_by_role("link", name="Team Notes").click()
         await expect(bob_page.get_by_role("heading", name="Team Notes")).to_be_visible()
         await expect(bob_page.get_by_role("button", name="Invite")).to_have_count(0)  # members do not invite
@@ -260,3 +262,12 @@ async def test_without_a_client_secret_the_library_says_how_to_enable_it(disable
     assert "SKILLS_WEB_CLIENT_SECRET" in answer.text and "web_client_secret" in answer.text
     _expect_security_headers({k.lower(): v for k, v in answer.headers.items()}, stack.issuer)
     assert mcp_health.status_code == 200
+
+
+def test_the_readme_shows_the_workspace_pages() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("web-workspaces", "web-workspace"):
+        for label in VIEWPORTS:
+            image = DOCS_IMAGES / f"{name}-{label}.png"
+            assert image.is_file(), image
+            assert f"docs/images/{image.name}" in readme

@@ -43,6 +43,7 @@ class Attempt:
     server: str
     kind: str
     detail: str = ""
+    token_at: float = 0.0  # when the access token used was issued (MCP calls)
 
 
 @dataclass
@@ -92,6 +93,7 @@ class User:
     access: str = ""
     refresh: str = ""
     token_from: str = ""
+    token_at: float = 0.0
     disabled: bool = False
     snippets: list[str] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
@@ -238,6 +240,7 @@ class Traffic:
             return "refused"
         tokens = response.json()
         user.access, user.refresh, user.token_from = tokens["access_token"], tokens["refresh_token"], server
+        user.token_at = time.monotonic()
         return "ok"
 
     # -- the MCP servers ---------------------------------------------------------------------
@@ -249,7 +252,7 @@ class Traffic:
         server = server or random.choice(sorted(self.cluster.mcp_up) or sorted(self.cluster.mcp))
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
         headers = {**MCP_HEADERS, "Authorization": f"Bearer {user.access}"}
-        token_from = user.token_from
+        token_from, token_at = user.token_from, user.token_at
         started = time.monotonic()
         try:
             response = await self.http.post(f"{self.cluster.mcp[server]}/mcp", json=body, headers=headers)
@@ -264,7 +267,9 @@ class Traffic:
             return "dropped", None
         self.recorder.check_body(response.text)
         kind, payload = _mcp_kind(response)
-        self.recorder.add(Attempt(started, time.monotonic(), user.name, op, server, kind, response.text[:300]))
+        self.recorder.add(
+            Attempt(started, time.monotonic(), user.name, op, server, kind, response.text[:300], token_at)
+        )
         if kind == "ok":
             self.pairs[(token_from, server)] += 1
         return kind, payload

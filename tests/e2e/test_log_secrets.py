@@ -67,7 +67,7 @@ class RecordingSignIn(SignIn):
         finally:
             browser.close()
         self.redirect = result.params
-        self.seen.add(result.params["code"])
+        self.seen.update((result.params["code"], result.params["state"]))
 
 
 @pytest.fixture

@@ -182,13 +182,21 @@ async def get_by_slug(session: AsyncSession, user_id: uuid.UUID, workspace_id: u
 
 
 async def _one(session: AsyncSession, user_id: uuid.UUID, where: ColumnElement[bool]) -> SnippetView:
+    # The caller's role in the snippet's workspace comes with the row (one round trip, not two).
+    role_column = (
+        select(WorkspaceMember.role)
+        .where(WorkspaceMember.workspace_id == Snippet.workspace_id, WorkspaceMember.user_id == user_id)
+        .scalar_subquery()
+    )
     row = (
-        await session.execute(select(*SUMMARY, Snippet.body, Snippet.variables).where(where, readable_by(user_id)))
+        await session.execute(
+            select(*SUMMARY, Snippet.body, Snippet.variables, role_column).where(where, readable_by(user_id))
+        )
     ).one_or_none()
     if row is None:
         raise NotFound("snippet")
-    view = SnippetView(*row)
-    role = await role_of(session, user_id, view.workspace_id)
+    *columns, role = row
+    view = SnippetView(*columns)
     return replace(view, can_edit=may_write(user_id, role, view.created_by, view.visibility))
 
 

@@ -29,7 +29,8 @@ from typing import Any
 import anyio
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, TextContent
+from mcp_types import INTERNAL_ERROR, CallToolResult, TextContent
+from pydantic import ValidationError
 
 from mcpserver.context import caller_or_none
 from mcpserver.errors import RateLimited, Unavailable
@@ -136,7 +137,11 @@ class CallMiddleware:
         except Exception as exc:
             if not (isinstance(exc, TimeoutError) or is_unavailable(exc)):
                 outcome = "exception"
-                raise
+                if isinstance(exc, ValidationError):
+                    raise  # malformed params: the SDK answers INVALID_PARAMS
+                # The SDK would answer anything else with code 0 and str(exc): a database error's SQL, for one.
+                logger.exception("mcp.exception", extra={"method": ctx.method})
+                raise MCPError(INTERNAL_ERROR, "internal error: the server failed on this request") from None
             outcome = "unavailable"
             logger.warning("mcp.unavailable", extra={"method": ctx.method, "error": type(exc).__name__})
             result_text = str(Unavailable(RETRY_AFTER_SECONDS))

@@ -110,6 +110,8 @@ def register(server: MCPServer, app: AppContext, *, readers: Mapping[str, Resour
 
     async def read_resource(ctx: ServerRequestContext[Any], params: ReadResourceRequestParams) -> ReadResourceResult:
         uri = str(params.uri)
+        if "\x00" in uri:  # Postgres text cannot hold NUL: refuse it before any query
+            raise MCPError(INVALID_PARAMS, "invalid uri: must not contain NUL characters", data={"uri": uri})
         try:
             reader = by_scheme.get(uri.partition("://")[0])
             return await (reader(uri) if reader is not None else _read(app, uri))

@@ -39,6 +39,7 @@ from shared.models import (
 from tests.conftest import Database, _postgres_database
 from tests.mcpserver.harness import McpHarness, call, mcp_harness
 
+INTERNAL_ERROR = -32603
 LEGACY = "2025-11-25"
 MODERN = "2026-07-28"
 TIMEOUT = httpx.Timeout(30.0)
@@ -52,8 +53,11 @@ FUZZ_SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
 
-CLASS_NAME = re.compile(r"\b(?!JSONRPC)[A-Z][A-Za-z]*(?:Error|Exception|Warning)\b|Traceback|File \"/")
-"""An exception class name or a traceback line in an answer: internals leaking to the caller.
+CLASS_NAME = re.compile(
+    r"\b(?!JSONRPC)[A-Z][A-Za-z]*(?:Error|Exception|Warning)\b|\.Error\b|Traceback|File \"/"
+    r"|\[SQL: |sqlalchemy|asyncpg|psycopg|sqlite3"
+)
+"""An exception class name, a traceback line or SQL in an answer: internals leaking to the caller.
 
 (``JSONRPCError`` and its kin are the protocol's message types, which the SDK names when an
 envelope matches none of them.)"""
@@ -262,6 +266,7 @@ def check_answer(response: httpx.Response, *, tool: str | None = None) -> dict[s
     assert ("result" in data) != ("error" in data), data
     if "error" in data:
         assert isinstance(data["error"]["code"], int) and isinstance(data["error"]["message"], str), data
+        assert data["error"]["code"] not in (0, INTERNAL_ERROR), f"a crash: {data}"
         return data
     result = data["result"]
     if tool is not None and isinstance(result, dict) and "content" in result:

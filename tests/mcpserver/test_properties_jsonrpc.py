@@ -74,11 +74,25 @@ IDS = st.one_of(
 
 def params_for(method: str, ids: list[str]) -> st.SearchStrategy[Any]:
     """Plausible params of ``method`` with hostile values mixed in."""
+    workspace, snippet = ids[0], ids[1]
+    bases = [f"workspace://{workspace}", f"snippet://{snippet}", "skill://fuzz/seed/", "skill://fuzz/"]
     uri = st.one_of(
+        st.builds(lambda base, tail: base + tail, st.sampled_from(bases), edge_text(4)),
         st.sampled_from(
             [
-                f"snippet://{ids[1]}",
-                f"snippet://{ids[1]}?version=2147483648",
+                f"workspace://{workspace}",
+                f"workspace://{workspace}/snippets",
+                f"workspace://{workspace}/../{snippet}",
+                f"snippet://{snippet}",
+                f"snippet://{snippet}/versions/1",
+                f"snippet://{snippet}/versions/0",
+                f"snippet://{snippet}/versions/999999999",
+                f"snippet://{snippet}/versions/2147483648",
+                f"snippet://{snippet}?version=2147483648",
+                f"snippet://{snippet.upper()}",
+                "skill://fuzz/seed/SKILL.md",
+                "skill://fuzz/seed/references/a.md",
+                "skill://fuzz/seed/references/%2e%2e/%2e%2e/SKILL.md",
                 "snippet://" + "a" * 5000,
                 "skill://fuzz/seed/SKILL.md",
                 "skill://fuzz/seed/../../etc/passwd",
@@ -97,20 +111,31 @@ def params_for(method: str, ids: list[str]) -> st.SearchStrategy[Any]:
         "resources/list": st.fixed_dictionaries({}, optional={"cursor": hostile_value()}),
         "prompts/list": st.fixed_dictionaries({}, optional={"cursor": hostile_value()}),
         "prompts/get": st.fixed_dictionaries(
-            {"name": st.one_of(st.sampled_from(["seed", "fuzz-seed", "fuzz/seed"]), edge_text(), hostile_value())},
-            optional={"arguments": st.one_of(st.dictionaries(edge_text(8), edge_text(), max_size=3), hostile_value())},
+            {"name": st.one_of(st.sampled_from(["fuzz_seed", "seed", "fuzz/seed"]), edge_text(), hostile_value())},
+            optional={
+                "arguments": st.one_of(
+                    st.fixed_dictionaries({"name": st.one_of(edge_text(), huge_text(), hostile_value())}),
+                    st.dictionaries(edge_text(8), edge_text(), max_size=3),
+                    hostile_value(),
+                )
+            },
         ),
         "completion/complete": st.fixed_dictionaries(
             {
                 "ref": st.one_of(
                     st.fixed_dictionaries(
-                        {"type": st.just("ref/prompt"), "name": st.one_of(st.just("fuzz-seed"), edge_text())}
+                        {"type": st.just("ref/prompt"), "name": st.one_of(st.just("fuzz_seed"), edge_text())}
                     ),
                     st.fixed_dictionaries({"type": st.just("ref/resource"), "uri": uri}),
                     hostile_value(),
                 ),
                 "argument": st.one_of(
-                    st.fixed_dictionaries({"name": edge_text(10), "value": st.one_of(edge_text(), huge_text())}),
+                    st.fixed_dictionaries(
+                        {
+                            "name": st.one_of(st.just("name"), edge_text(10)),
+                            "value": st.one_of(edge_text(), huge_text()),
+                        }
+                    ),
                     hostile_value(),
                 ),
             }

@@ -36,7 +36,14 @@ from harness.loadgen import Measurement, run_wrk, wrk_binary
 from harness.procs import Server
 from harness.report import write_reports
 from harness.scenarios import SCENARIOS, Context, Request, Scenario, Skip
-from harness.seed import BENCH_PASSWORD, BenchDatabase, create_database, seed_library
+from harness.seed import (
+    BENCH_PASSWORD,
+    SEARCH_QUERIES,
+    BenchDatabase,
+    create_database,
+    search_matches,
+    seed_library,
+)
 from harness.servers import baseline_servers, ensure_node_modules, our_servers
 from harness.signin import Browser, SignIns, register_client, write_codes
 
@@ -68,6 +75,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=RESULTS / "latest", help="results path without extension")
     p.add_argument("--code-label", default="", help="what code was measured, for the report (e.g. a commit)")
     p.add_argument("--keep", action="store_true", help="keep the database and logs (printed at the end)")
+    p.add_argument("--scale", default="", help="library sizes to compare (e.g. 10000,1000000): only the scale goal")
+    p.add_argument("--rounds", type=int, default=3, help="with --scale: rounds, each measuring every size in turn")
     args = p.parse_args(argv)
     if args.quick:
         args.snippets = min(args.snippets, 10_000)
@@ -137,12 +146,13 @@ class Runner:
         self.skipped: dict[str, str] = {}
         self.refresh_tokens: list[str] = []
         self.database: BenchDatabase | None = None
+        self.search_matches: dict[str, int] = {}
         self.signins: SignIns | None = None
         self.ctx: Context | None = None
 
     # Setup ----------------------------------------------------------------------------
 
-    def setup(self) -> None:
+    def setup(self, *, baselines: bool = True) -> None:
         args = self.args
         wrk_binary()
         ensure_node_modules()
@@ -152,8 +162,10 @@ class Runner:
         library = seed_library(self.database, users=args.users, workspaces=args.workspaces, snippets=args.snippets)
         log(f"seeded {library.snippets:,} snippets and {library.versions:,} versions in {library.seconds} s")
         self.library = library
+        self.search_matches = search_matches(self.database.admin_url, SEARCH_QUERIES)
+        log(f"search queries match {sorted(self.search_matches.values())} snippets")
         self.servers = {
-            **baseline_servers(self.work, args.server_cpu_set),
+            **(baseline_servers(self.work, args.server_cpu_set) if baselines else {}),
             **our_servers(self.work, self.database.env, args.server_cpu_set),
         }
         for name in ("nginx", "bare", "sdk", "node", "auth", "mcp"):
@@ -338,8 +350,133 @@ class Runner:
             self.database.drop()
 
 
+SCALE_KEYS = ("list_snippets", "list_snippets_deep", "search_snippets")
+
+
+def scale_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """The scale goal: the same calls on libraries of different sizes, one server each, measured in
+    turn (round after round) so that drift of the machine hits every size alike."""
+    sizes = [int(x) for x in args.scale.split(",") if x]
+    started = datetime.now(UTC)
+    work = RESULTS / "tmp" / f"scale-{started:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+    info = machine()
+    runners: list[Runner] = []
+    rows: list[dict[str, Any]] = []
+    by_key = {s.key: s for s in SCENARIOS}
+    try:
+        for size in sizes:
+            sub = argparse.Namespace(**vars(args))
+            sub.snippets = size
+            runner = Runner(sub, work / str(size))
+            runners.append(runner)
+            runner.setup(baselines=False)
+        for round_ in range(1, args.rounds + 1):
+            for key in SCALE_KEYS:
+                for size, runner in zip(sizes, runners, strict=True):
+                    try:
+                        if args.warmup > 0:
+                            runner.measure(by_key[key], args.connections, args.warmup)
+                        m = runner.measure(by_key[key], args.connections, args.seconds)
+                    except Skip as why:
+                        log(f"{key} at {size:,}: skipped: {why}")
+                        continue
+                    rows.append(
+                        {
+                            "key": key,
+                            "snippets": size,
+                            "round": round_,
+                            "rps": m.rps,
+                            "p50_ms": m.p50_ms,
+                            "p99_ms": m.p99_ms,
+                            "failed": m.failed,
+                            "processes": m.processes,
+                        }
+                    )
+                    log(
+                        f"round {round_}: {key} at {size:,} snippets: {m.rps:,.0f}/s, p50 {m.p50_ms:.2f} ms, "
+                        f"p99 {m.p99_ms:.2f} ms, {m.failed} failed"
+                    )
+    finally:
+        for runner in runners:
+            runner.teardown()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    summary = []
+    for key in SCALE_KEYS:
+        p50 = {size: sorted(r["p50_ms"] for r in rows if r["key"] == key and r["snippets"] == size) for size in sizes}
+        medians = {size: v[len(v) // 2] for size, v in p50.items() if v}
+        if len(medians) == len(sizes):
+            ratio = medians[sizes[-1]] / medians[sizes[0]]
+            summary.append({"key": key, "median_p50_ms": medians, "ratio": ratio, "met": ratio <= 1.5})
+    libraries: list[dict[str, Any]] = [
+        {
+            "snippets": r.library.snippets,
+            "versions": r.library.versions,
+            "seed_seconds": r.library.seconds,
+            "search_matches": r.search_matches,
+        }
+        for r in runners
+        if hasattr(r, "library")
+    ]
+    report: dict[str, Any] = {
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "uv run python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": info,
+        "code": code_measured(args.code_label),
+        "settings": {
+            "sizes": sizes,
+            "connections": args.connections,
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "readers": args.readers,
+        },
+        "libraries": libraries,
+        "results": rows,
+        "summary": summary,
+    }
+    out = args.out if args.out != RESULTS / "latest" else RESULTS / "scale"
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    lines = [
+        f"# Scale: p50 at {sizes[-1]:,} snippets against {sizes[0]:,}",
+        "",
+        f"Run of {report['started']} to {report['finished']}; {args.connections} connections, {args.rounds} rounds "
+        f"of {args.seconds:g} s per size and call, sizes measured in turn; median p50 over the rounds. "
+        f"Command: `{report['command']}`.",
+        "",
+        "| call | " + " | ".join(f"p50 ms at {s:,}" for s in sizes) + " | ratio | goal <= 1.5 x |",
+        "| --- | " + " | ".join("---:" for _ in sizes) + " | ---: | --- |",
+    ]
+    for item in summary:
+        cells = " | ".join(f"{item['median_p50_ms'][s]:.2f}" for s in sizes)
+        lines.append(f"| {item['key']} | {cells} | {item['ratio']:.2f} x | {'met' if item['met'] else 'missed'} |")
+    lines += [
+        "",
+        "Libraries: "
+        + "; ".join(
+            f"{lib['snippets']:,} snippets ({lib['versions']:,} versions) seeded in {lib['seed_seconds']} s, "
+            f"search queries match {sorted(lib['search_matches'].values())} snippets"
+            for lib in libraries
+        ),
+        "",
+        "| call | snippets | round | calls/s | p50 ms | p99 ms | failed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['key']} | {r['snippets']:,} | {r['round']} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {r['failed']} |"
+        )
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.scale:
+        return scale_main(args, argv)
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
     work = RESULTS / "tmp" / run_id
@@ -391,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
             "workspaces": len(library.workspaces),
             "memberships": sum(len(v) for v in library.members.values()),
             "seed_seconds": library.seconds,
+            "search_matches": runner.search_matches,
         }
         if library
         else None,
@@ -400,6 +538,9 @@ def main(argv: list[str] | None = None) -> int:
         "mixed": mixed,
         "skipped": runner.skipped,
     }
+    scale_file = RESULTS / "scale.json"
+    if scale_file.exists():  # the scale goal's own run (--scale), judged in the goals table too
+        report["scale"] = json.loads(scale_file.read_text())
     paths = write_reports(report, args.out)
     for path in paths:
         log(f"wrote {path}")

@@ -13,7 +13,10 @@ import time
 
 
 def verify_rate(threads: int, seconds: float, cpus: set[int] | None) -> dict[str, float]:
-    from authserver.passwords import _hasher, hash_password, verify_password
+    from authserver import passwords
+    from authserver.passwords import hash_password, verify_password
+
+    hasher = passwords.HASHER
 
     stored = hash_password("argon2 baseline password")
     counts = [0] * threads
@@ -40,6 +43,6 @@ def verify_rate(threads: int, seconds: float, cpus: set[int] | None) -> dict[str
         "seconds": round(wall, 3),
         "per_second": sum(counts) / wall,
         "ms_per_verify_per_thread": wall / max(1, sum(counts)) * threads * 1000,
-        "parameters": f"t={_hasher.time_cost}, m={_hasher.memory_cost} KiB, p={_hasher.parallelism}",
+        "parameters": f"t={hasher.time_cost}, m={hasher.memory_cost} KiB, p={hasher.parallelism}",
         "pinned_to": sorted(cpus) if cpus else "any",
     }

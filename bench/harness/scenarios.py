@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from harness.seed import BENCH_PASSWORD, Library
+from harness.seed import BENCH_PASSWORD, SEARCH_QUERIES, Library
 from harness.signin import PendingLogin
 
 PROTOCOL_VERSION = "2025-11-25"  # spoken by both SDKs; stateless servers accept a tools/call without initialize
@@ -30,7 +30,6 @@ MCP_HEADERS = {
     "Mcp-Protocol-Version": PROTOCOL_VERSION,
 }
 MCP_FAILURES = ('"isError":true', '"error":{')
-SEARCH_TERMS = ("migration", "release notes", "incident", "unit tests", "customer", "rollback", "unicode", "timeline")
 DEEP_ITEMS = 1_000  # the "page 1,000 items deep" of list_snippets
 
 
@@ -173,11 +172,17 @@ def _snippet_of(ctx: Context, user: uuid.UUID, rng: random.Random) -> dict[str, 
 
 
 def _render(ctx: Context, user: uuid.UUID, rng: random.Random) -> dict[str, Any]:
-    return {"id": str(ctx.library.readable_by(user, rng)[1]), "variables": {"topic": "billing", "audience": "support"}}
+    """A snippet with variables, each given a value (an unknown name would be refused)."""
+    for _ in range(50):
+        snippet = ctx.library.readable_by(user, rng)[1]
+        names = ctx.library.variables.get(snippet, [])
+        if names:
+            break
+    return {"id": str(snippet), "variables": {name: f"the {name}" for name in names}}
 
 
 def _search(ctx: Context, user: uuid.UUID, rng: random.Random) -> dict[str, Any]:
-    return {"query": rng.choice(SEARCH_TERMS)}
+    return {"query": rng.choice(SEARCH_QUERIES)}
 
 
 def _new_snippet(ctx: Context, user: uuid.UUID, rng: random.Random) -> dict[str, Any]:
@@ -191,20 +196,19 @@ def _new_snippet(ctx: Context, user: uuid.UUID, rng: random.Random) -> dict[str,
     }
 
 
-_deep_cursors: dict[tuple[uuid.UUID, uuid.UUID], str] = {}
+_deep_cursors: dict[tuple[str, uuid.UUID], str] = {}
 
 
 def _deep_page(ctx: Context, user: uuid.UUID, rng: random.Random) -> dict[str, Any]:
-    """The page that starts 1,000 items into the biggest workspace the user reads (cursor fetched once)."""
-    spaces = sorted(ctx.library.memberships[user], key=lambda w: -len(ctx.library.readable.get(w, [])))
-    workspace = spaces[0]
-    if len(ctx.library.readable.get(workspace, [])) < DEEP_ITEMS + 20:
-        raise Skip(f"no workspace with {DEEP_ITEMS + 20} readable snippets at this library size")
-    if (user, workspace) not in _deep_cursors:
+    """The page that starts 1,000 items into everything the user can read, newest first (cursor
+    fetched once per user and server): no workspace filter, so that a 10,000-snippet library has
+    that many too."""
+    key = (ctx.urls["mcp"], user)
+    if key not in _deep_cursors:
         token = ctx.readers[user]
         cursor, seen = None, 0
         while seen < DEEP_ITEMS:
-            args: dict[str, Any] = {"workspace_id": str(workspace), "limit": 100}
+            args: dict[str, Any] = {"limit": 100}
             if cursor:
                 args["cursor"] = cursor
             result = ctx.mcp_call(token, "tools/call", {"name": "list_snippets", "arguments": args})
@@ -212,15 +216,14 @@ def _deep_page(ctx: Context, user: uuid.UUID, rng: random.Random) -> dict[str, A
             seen += len(page.get("snippets", page.get("items", [])))
             cursor = page.get("next_cursor")
             if not cursor:
-                raise Skip("list_snippets returned no next_cursor before 1,000 items")
-        _deep_cursors[(user, workspace)] = cursor
-    return {"workspace_id": str(workspace), "cursor": _deep_cursors[(user, workspace)]}
+                raise Skip(f"a reader can read fewer than {DEEP_ITEMS + 20} snippets at this library size")
+        _deep_cursors[key] = cursor
+    return {"cursor": _deep_cursors[key]}
 
 
 def _deep_readers(ctx: Context) -> list[uuid.UUID]:
-    """The 20 readers whose biggest workspace is largest (each deep cursor costs ten pages to fetch)."""
-    lib = ctx.library
-    return sorted(ctx.readers, key=lambda u: -max(len(lib.readable.get(w, [])) for w in lib.memberships[u]))[:20]
+    """20 readers (each deep cursor costs ten pages to fetch)."""
+    return list(ctx.readers)[:20]
 
 
 def _prompt_get(ctx: Context, connections: int, rng: random.Random) -> list[Request]:
@@ -309,7 +312,7 @@ SCENARIOS: list[Scenario] = [
         "list_snippets",
         _deep_page,
         key="list_snippets_deep",
-        label="tools/call list_snippets, 1,000 items deep",
+        label="tools/call list_snippets, 1,000 items deep (all readable)",
         users=_deep_readers,
     ),
     tool("get_snippet", _snippet_of),

@@ -305,6 +305,27 @@ async def test_a_stale_edit_is_refused_with_the_text_kept_and_the_changes_one_cl
         await expect(first.locator("#slug-error")).to_contain_text("already used in this workspace")
         await expect(first.locator("#slug")).to_have_attribute("aria-invalid", "true")
         await expect(first.get_by_label("Body")).to_have_value("kept body\n")
+
+        # Enter in a field saves (the form's first button), it does not just refresh the variables.
+        await first.goto(f"{web.web_url}/snippets/{snippet_id}/edit")
+        await first.get_by_label("Title", exact=True).fill("Shared notes, renamed")
+        await first.get_by_label("Title", exact=True).press("Enter")
+        await expect(first.get_by_role("status")).to_contain_text("Saved as a new version")
+        await expect(first.get_by_role("heading", level=1)).to_have_text("Shared notes, renamed")
+
+        # A restore from a history page that is out of date is refused too.
+        await second.goto(f"{web.web_url}/snippets/{snippet_id}/versions")
+        await first.goto(f"{web.web_url}/snippets/{snippet_id}/edit")
+        await first.get_by_label("Body").fill("newest\n")
+        await first.get_by_role("button", name="Save", exact=True).click()
+        await expect(first.get_by_role("status")).to_contain_text("Saved as a new version")
+        second.on("dialog", lambda dialog: dialog.accept())
+        async with second.expect_response(lambda r: r.request.method == "POST") as answer:
+            await second.get_by_role("button", name="Restore version 1").click()
+        assert (await answer.value).status == 409
+        await expect(second.get_by_role("alert")).to_contain_text("was saved after the page you restored from")
+        await first.goto(f"{web.web_url}/snippets/{snippet_id}")
+        await expect(first.get_by_role("article", name="Snippet")).to_have_text("newest")
     finally:
         await _closed(first)
         await _closed(second)

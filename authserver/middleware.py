@@ -71,8 +71,10 @@ class UnavailableMiddleware:
     ``Retry-After`` instead of a 500 or a hang: OAuth's ``temporarily_unavailable`` as JSON on the
     protocol endpoints, a page saying to try again on the HTML pages (``html_paths``).
 
-    Authlib runs in a thread, which a timeout cannot stop: the thread finishes (or fails) on its own,
-    its transaction is committed or rolled back as a whole, and only the answer is replaced.
+    Authlib runs in a worker thread, which cancellation cannot stop (anyio waits for it), so the
+    endpoint runs in a task of its own and the 503 goes out when the time is up; the thread
+    finishes on its own (bounded by the statement timeout), its transaction commits or rolls back
+    as a whole, and its late answer is dropped.
     """
 
     def __init__(self, app: ASGIApp, pages: Pages, *, timeout: float, html_paths: Collection[str]) -> None:
@@ -85,26 +87,43 @@ class UnavailableMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
+        started = answered = False
+        failure: Exception | None = None
+        finished = anyio.Event()
 
-        async def send_tracked(message: Message) -> None:
+        async def send_unless_answered(message: Message) -> None:
             nonlocal started
+            if answered:
+                return  # the 503 went out already
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            with anyio.fail_after(self.timeout):
-                await self.app(scope, receive, send_tracked)
+        async def run() -> None:
+            nonlocal failure
+            try:
+                await self.app(scope, receive, send_unless_answered)
+            except Exception as exc:
+                failure = exc
+            finally:
+                finished.set()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(run)
+            with anyio.move_on_after(self.timeout):
+                await finished.wait()
+            if not finished.is_set():
+                logger.warning("auth.unavailable", extra={"path": scope["path"], "reason": "timeout"})
+                if not started:  # else a streamed answer cannot be replaced; the client sees it cut short
+                    answered = True
+                    await self._unavailable(scope)(scope, receive, send)
+                tasks.cancel_scope.cancel()
+        if failure is not None and answered:
+            logger.warning("auth.abandoned_request_failed", exc_info=failure)
+        if failure is None or answered:
             return
-        except TimeoutError:
-            reason = "timeout"
-        except Exception as exc:
-            if started or not is_unavailable(exc):
-                raise
-            reason = f"database: {type(exc).__name__}"
-        logger.warning("auth.unavailable", extra={"path": scope["path"], "reason": reason})
-        if started:
-            return  # a streamed answer cannot be replaced; the client sees it cut short
+        if started or not is_unavailable(failure):
+            raise failure
+        logger.warning("auth.unavailable", extra={"path": scope["path"], "reason": type(failure).__name__})
         await self._unavailable(scope)(scope, receive, send)
 
     def _unavailable(self, scope: Scope) -> Response:

@@ -191,3 +191,44 @@ async def test_sqlite_locked_past_the_busy_timeout_gets_clean_retryable_errors(t
             kind, answer = await traffic.call(ada, "save", "save_snippet", save)
             assert kind == "ok", answer
             assert await traffic.refresh_tokens(ada) == "ok"
+
+
+@pytest.fixture(scope="module")
+def patient_postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """No statement or lock timeout: only the request timeout stands between a lock wait and a hang."""
+    settings = {
+        "SKILLS_REVOCATION_CHECK_SECONDS": "600",
+        "SKILLS_DB_STATEMENT_TIMEOUT": "0",
+        "SKILLS_DB_LOCK_TIMEOUT": "0",
+        "SKILLS_REQUEST_TIMEOUT": "2",
+    }
+    with postgres_cluster() as pg:
+        database = cluster_database(pg, tmp_path_factory.mktemp("outage-timeouts"))
+        with two_server_stack(database, settings, database.data_dir) as stack:
+            yield stack
+
+
+async def test_a_request_past_the_request_timeout_is_answered_not_left_hanging(patient_postgres_stack: Stack) -> None:
+    stack = patient_postgres_stack
+    async with httpx.AsyncClient(timeout=30) as http:
+        traffic = _traffic(stack, http)
+        ada = await _signed_in(traffic, stack, "ada")
+        workspace_id = await _workspace(traffic, ada)
+        kind, snippet = await traffic.call(
+            ada, "setup", "save_snippet", {"workspace_id": workspace_id, "title": "Held", "body": "v1"}
+        )
+        assert kind == "ok", snippet
+        engine = create_engine(make_url(stack.env["SKILLS_DATABASE_URL"]).set(drivername="postgresql+psycopg"))
+        with engine.connect() as conn:
+            conn.execute(text("select 1 from snippets where id = :id for update"), {"id": snippet["id"]})
+            conn.execute(text("select 1 from refresh_tokens where client_id = :c for update"), {"c": ada.client_id})
+            kind, answer = await traffic.call(ada, "save", "save_snippet", {"id": snippet["id"], "body": "v2"})
+            assert kind == "tool_unavailable", answer
+            form = {"grant_type": "refresh_token", "refresh_token": ada.refresh, "client_id": ada.client_id}
+            token = await http.post(f"{stack.issuer}/token", data=form)
+            _assert_unavailable(token)
+            assert token.json()["error"] == "temporarily_unavailable"
+            conn.rollback()
+        engine.dispose()
+        kind, answer = await traffic.call(ada, "save", "save_snippet", {"id": snippet["id"], "body": "v2"})
+        assert kind == "ok" and answer["version"] == 2, answer

@@ -195,12 +195,16 @@ async def test_sqlite_locked_past_the_busy_timeout_gets_clean_retryable_errors(t
 
 @pytest.fixture(scope="module")
 def patient_postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """No statement or lock timeout: only the request timeout stands between a lock wait and a hang."""
+    """No statement or lock timeout: only the request timeout stands between a lock wait and a hang.
+    One pooled connection per process: a second request waits for it at most the pool timeout."""
     settings = {
         "SKILLS_REVOCATION_CHECK_SECONDS": "600",
         "SKILLS_DB_STATEMENT_TIMEOUT": "0",
         "SKILLS_DB_LOCK_TIMEOUT": "0",
-        "SKILLS_REQUEST_TIMEOUT": "2",
+        "SKILLS_REQUEST_TIMEOUT": "3",
+        "SKILLS_DB_POOL_SIZE": "1",
+        "SKILLS_DB_POOL_OVERFLOW": "0",
+        "SKILLS_DB_POOL_TIMEOUT": "0.5",
     }
     with postgres_cluster() as pg:
         database = cluster_database(pg, tmp_path_factory.mktemp("outage-timeouts"))
@@ -222,8 +226,14 @@ async def test_a_request_past_the_request_timeout_is_answered_not_left_hanging(p
         with engine.connect() as conn:
             conn.execute(text("select 1 from snippets where id = :id for update"), {"id": snippet["id"]})
             conn.execute(text("select 1 from refresh_tokens where client_id = :c for update"), {"c": ada.client_id})
-            kind, answer = await traffic.call(ada, "save", "save_snippet", {"id": snippet["id"], "body": "v2"})
-            assert kind == "tool_unavailable", answer
+            blocked = asyncio.create_task(
+                traffic.call(ada, "save", "save_snippet", {"id": snippet["id"], "body": "v2"})
+            )
+            await asyncio.sleep(1)  # the save holds the only pooled connection, waiting for the lock
+            kind, answer = await traffic.call(ada, "read", "list_workspaces", {})
+            assert kind == "tool_unavailable", answer  # no connection within the pool timeout (tried twice)
+            kind, answer = await blocked
+            assert kind == "tool_unavailable", answer  # the request timeout ended the lock wait
             form = {"grant_type": "refresh_token", "refresh_token": ada.refresh, "client_id": ada.client_id}
             token = await http.post(f"{stack.issuer}/token", data=form)
             _assert_unavailable(token)

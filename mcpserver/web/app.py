@@ -45,8 +45,11 @@ from mcpserver.web.session import SessionStore, SignInRequired, active_session
 from mcpserver.web.state import Library, app_context, library
 from mcpserver.web.templating import render
 from shared.settings import Settings
+from shared.skill_rules.limits import MAX_FILE_BYTES
 
 STATIC = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 2 * MAX_FILE_BYTES + 256 * 1024
+"""Largest request body: a supporting file uploaded with the form around it (413 beyond)."""
 __all__ = ["Library", "app_context", "create_web_app", "library"]
 
 
@@ -229,4 +232,5 @@ def create_web_app(
             ToolError: _tool_error,
             500: _server_error,
         },
+        max_body_size=MAX_BODY_BYTES,
     )

@@ -92,7 +92,10 @@ async def signin(request: Request) -> Response:
     verifier = secrets.token_urlsafe(48)
     state = secrets.token_urlsafe(24)
     next_path = safe_next(request.query_params.get("next"), lib.settings.web_path)
-    metadata = await lib.issuer_metadata()
+    try:
+        metadata = await lib.issuer_metadata()
+    except (httpx.HTTPError, ValueError, KeyError):
+        return _failed(request, "The authorization server could not be reached. Try again in a moment.", 502)
     params = {
         "response_type": "code",
         "client_id": WEB_CLIENT_ID,
@@ -136,8 +139,8 @@ async def callback(request: Request) -> Response:
     code = query.get("code")
     if not code:
         return _failed(request, "The answer carried no authorization code.")
-    metadata = await lib.issuer_metadata()
     try:
+        metadata = await lib.issuer_metadata()
         answer = await lib.http.post(
             metadata["token_endpoint"],
             data={
@@ -150,7 +153,7 @@ async def callback(request: Request) -> Response:
             auth=(WEB_CLIENT_ID, secret),
         )
         tokens = answer.json()
-    except (httpx.HTTPError, ValueError):
+    except (httpx.HTTPError, ValueError, KeyError):
         return _failed(request, "The authorization server could not be reached. Try again in a moment.", 502)
     if answer.status_code != 200 or not isinstance(tokens, dict) or "access_token" not in tokens:
         problem = tokens.get("error") if isinstance(tokens, dict) else None

@@ -171,6 +171,11 @@ async def test_forms_without_the_csrf_token_change_nothing(web: WebStack, contex
         _expect_security_headers(refused.headers, web.issuer)
     signout = await page.request.post(web.web_url + "/signout", form={}, max_redirects=0)
     assert signout.status == 403
+    token = await page.locator("input[name=csrf_token]").first.get_attribute("value")
+    huge = await page.request.post(
+        web.web_url + "/workspaces", form={"csrf_token": token or "", "name": "x" * (5 * 1024 * 1024)}, max_redirects=0
+    )
+    assert huge.status == 413
     await page.goto(web.web_url + "/workspaces")
     await expect(page.locator("main")).not_to_contain_text("Forged")
     await expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # still signed in

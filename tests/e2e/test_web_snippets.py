@@ -346,6 +346,20 @@ async def test_outsiders_see_nothing_and_members_who_may_not_change_a_snippet_ar
         await ada.get_by_label("…or type its text").fill("hidden file")
         await ada.get_by_role("button", name="Add file").click()
         await expect(ada.get_by_role("status")).to_contain_text("File added")
+        png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+        await ada.get_by_label("Upload a file").set_input_files(
+            files=[{"name": "diagram <1>.png", "mimeType": "image/png", "buffer": png}]
+        )
+        await ada.get_by_label("Path in the skill").fill("assets/diagram.png")
+        await ada.get_by_role("button", name="Add file").click()
+        await expect(ada.locator("table.files-table tbody tr", has_text="assets/diagram.png")).to_contain_text(
+            "image/png"
+        )
+        download = await ada.request.get(f"{web.web_url}/snippets/{snippet_id}/files/assets/diagram.png")
+        assert download.status == 200 and await download.body() == png
+        assert download.headers["content-type"] == "application/octet-stream"  # never rendered as our page
+        assert download.headers["content-disposition"].startswith('attachment; filename="diagram.png"')
+        assert download.headers["x-content-type-options"] == "nosniff"
         await _workspace(mallory, web, "Elsewhere")
 
         paths = [
@@ -357,6 +371,7 @@ async def test_outsiders_see_nothing_and_members_who_may_not_change_a_snippet_ar
             f"/snippets/{snippet_id}/render",
             f"/snippets/{snippet_id}/files",
             f"/snippets/{snippet_id}/files/notes.txt",
+            f"/snippets/{snippet_id}/files/assets/diagram.png",
             f"/snippets/{snippet_id}/share",
             f"/snippets/{snippet_id}/delete",
             f"/workspaces/{slug}/snippets",

@@ -195,15 +195,20 @@ class FuzzServer:
 
     harness: McpHarness
     user: uuid.UUID
+    member: uuid.UUID
     engine: Engine
     ids: list[str] = field(default_factory=list)
 
-    def post(self, body: bytes, *, era: str = LEGACY, headers: dict[str, str] | None = None) -> httpx.Response:
+    def post(
+        self, body: bytes, *, era: str = LEGACY, headers: dict[str, str] | None = None, as_member: bool = False
+    ) -> httpx.Response:
+        """POST as the workspace's owner (or its other member), with a fresh token: tokens here live minutes."""
+        user = self.member if as_member else self.user
         sent = {
             "Accept": "application/json, text/event-stream",
             "Content-Type": "application/json",
             "Mcp-Protocol-Version": era,
-            "Authorization": f"Bearer {self.harness.token(self.user)}",  # fresh: tokens here live minutes
+            "Authorization": f"Bearer {self.harness.token(user)}",
             **(headers or {}),
         }
         return httpx.post(self.harness.resource, content=body, headers=sent, timeout=TIMEOUT)
@@ -315,11 +320,12 @@ def _seeded(harness: McpHarness) -> FuzzServer:
             )
             await call(client, "save_snippet", id=snippet["id"], body="Hello {{name}}!", message="second")
             await call(client, "add_skill_file", id=snippet["id"], path="references/a.md", content="# A")
-            return [ws, snippet["id"]]
+            private = await call(client, "save_snippet", workspace_id=ws, title="Mine", body="x", visibility="private")
+            return [ws, snippet["id"], private["id"]]
 
     ids = anyio.run(seed)
     engine = make_engine(harness.settings.admin_database_url)
-    return FuzzServer(harness, owner, engine, [*ids, str(owner), str(member)])
+    return FuzzServer(harness, owner, member, engine, [*ids, str(owner), str(member)])
 
 
 def known_or_random_ids(server: FuzzServer) -> st.SearchStrategy[str]:

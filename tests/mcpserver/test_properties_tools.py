@@ -1,7 +1,8 @@
 """Property-based tests of every tool, on SQLite and Postgres, over raw JSON-RPC.
 
 For each tool that ``tools/list`` publishes, Hypothesis draws arguments from its input
-schema (with the seeded library's real ids, and values at and past every limit) and
+schema (with the seeded library's real ids, and values at and past every limit), sent by
+the workspace's owner or by another member, and
 hostile variations of them: wrong types, nulls, huge, empty and unicode-edge strings
 (NUL, RTL overrides, emoji, lone surrogates escaped in the JSON), deep nesting, unknown
 fields, and arguments that are not an object at all. Every answer must be a JSON-RPC
@@ -126,12 +127,17 @@ def test_any_arguments_get_a_clean_answer_and_failures_write_nothing(
     schema = tool_schemas[tool]
 
     @FUZZ_SETTINGS
-    @given(arguments=arguments_for(schema, known_or_random_ids(fuzz_server)), era=st.sampled_from([LEGACY, MODERN]))
-    def call_tool(arguments: Any, era: str) -> None:
+    @given(
+        arguments=arguments_for(schema, known_or_random_ids(fuzz_server)),
+        era=st.sampled_from([LEGACY, MODERN]),
+        as_member=st.booleans(),  # the owner, or a member who may not change the owner's private snippets
+    )
+    def call_tool(arguments: Any, era: str, as_member: bool) -> None:
         before = fuzz_server.counts() if tool in WRITE_TOOLS else None
         message = rpc("tools/call", {"name": tool, "arguments": arguments}, era=era)
         headers = modern_headers("tools/call", tool) if era == MODERN else {}
-        answer = check_answer(fuzz_server.post(to_json(message), era=era, headers=headers), tool=tool)
+        response = fuzz_server.post(to_json(message), era=era, headers=headers, as_member=as_member)
+        answer = check_answer(response, tool=tool)
         failed = answer is None or "error" in answer or answer["result"].get("isError")
         if before is not None and failed:
             assert fuzz_server.counts() == before, (tool, "a refused call wrote something")

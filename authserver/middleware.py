@@ -31,7 +31,8 @@ class PathCORSMiddleware:
             app,
             allow_origins=["*"],
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "MCP-Protocol-Version"],
+            allow_headers=["Authorization", "Content-Type", "MCP-Protocol-Version", "X-Request-Id"],
+            expose_headers=["X-Request-Id", "WWW-Authenticate"],
             allow_credentials=False,
             max_age=600,
         )

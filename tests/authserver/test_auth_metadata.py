@@ -48,12 +48,14 @@ def test_cors_is_allowed_on_metadata_register_token_and_jwks(http: httpx.Client)
             headers={
                 **origin,
                 "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "content-type",
+                "Access-Control-Request-Headers": "content-type, x-request-id",
             },
         )
         assert preflight.status_code == 200, path
         assert preflight.headers.get("access-control-allow-origin") == "*", path
         assert "POST" in preflight.headers.get("access-control-allow-methods", ""), path
+        answer = http.post(path, headers=origin, data={})
+        assert "x-request-id" in answer.headers.get("access-control-expose-headers", "").lower(), path
 
 
 def test_authorize_and_pages_have_no_cors(http: httpx.Client) -> None:

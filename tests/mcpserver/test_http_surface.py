@@ -157,6 +157,7 @@ def test_browser_clients_get_cors_on_the_challenge_and_preflight(server: McpHarn
     assert challenge.status_code == 401
     assert challenge.headers["access-control-allow-origin"] == INSPECTOR
     assert "www-authenticate" in challenge.headers["access-control-expose-headers"].lower()
+    assert "x-request-id" in challenge.headers["access-control-expose-headers"].lower()
 
     # A wildcard-port entry of the allow-list.
     assert post(server, rpc("tools/list"), Origin="http://127.0.0.1:5173").headers["access-control-allow-origin"]

@@ -382,7 +382,7 @@ class Settings(BaseSettings):
     @classmethod
     def _web_path(cls, value: str) -> str:
         value = value.strip().rstrip("/")
-        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+        if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value) or {".", ".."} & set(value.split("/")):
             raise ValueError(f"{value!r} must be a path like /library")
         return value
 

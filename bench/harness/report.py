@@ -133,7 +133,14 @@ def markdown(report: dict[str, Any]) -> str:
             f"Library: {lib['snippets']:,} snippets with {lib['versions']:,} versions, {lib['users']:,} users, "
             f"{lib['workspaces']:,} workspaces, {lib['memberships']:,} memberships "
             f"(seeded in {lib['seed_seconds']} s). "
-            f"Our MCP server's tools: {', '.join(report['mcp_tools']) or '—'}.",
+            + (
+                "The search queries match "
+                + ", ".join(f"`{q}` {n:,}" for q, n in lib["search_matches"].items())
+                + " snippets (of all, before visibility). "
+                if lib.get("search_matches")
+                else ""
+            )
+            + f"Our MCP server's tools: {', '.join(report['mcp_tools']) or '—'}.",
             "",
         ]
     lines += [

@@ -14,7 +14,11 @@ import re
 import struct
 from collections.abc import AsyncIterator, Iterator
 
+import anyio
 import pytest
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from mcpserver.web.snippets import PAGE_SIZE, SEARCH_PAGE_SIZE
@@ -22,6 +26,7 @@ from tests.conftest import Database
 from tests.e2e.screenshots import DOCS_IMAGES, VIEWPORTS, Screenshots
 from tests.e2e.web_stack import WebStack, module_database, sign_in, web_library_stack
 from tests.processes import ROOT
+from tests.stack import SignIn, oauth_http_client
 
 BOB = ("bob@example.com", "bob's long password", "Bob")
 MALLORY = ("mallory@example.com", "mallory's long password", "Mallory")
@@ -527,3 +532,25 @@ def test_the_readme_shows_the_snippet_pages_at_both_widths_as_the_tests_took_the
             assert header[:8] == b"\x89PNG\r\n\x1a\n"
             width, height = struct.unpack(">II", header[16:24])
             assert width == size["width"] and height >= size["height"], (image.name, width, height)
+
+
+async def test_a_save_in_the_browser_reaches_the_same_users_mcp_clients(web: WebStack, chromium: Browser) -> None:
+    """The pages write the library the tools read, and announce it as a tool call would."""
+    page = await _page(chromium, web, web.email, web.password)
+    try:
+        slug = await _workspace(page, web, "Heard Elsewhere")
+        async with oauth_http_client(web.stack, SignIn(web.stack)) as http:
+            transport = streamable_http_client(web.stack.resource, http_client=http)  # type: ignore[arg-type]
+            async with Client(transport, mode="2026-07-28") as client:
+                async with client.listen(prompts_list_changed=True, resources_list_changed=True) as events:
+                    snippet_id = await _new_snippet(page, web, slug, "Heard in the assistant", "Said in the browser.")
+                    with anyio.fail_after(10):
+                        event = await events.__anext__()
+                    assert isinstance(event, PromptsListChanged | ResourcesListChanged)
+                got = await client.call_tool("get_snippet", {"id": snippet_id})
+                assert not got.is_error, got.content
+                assert got.structured_content is not None
+                assert got.structured_content["body"] == "Said in the browser."
+                assert got.structured_content["title"] == "Heard in the assistant"
+    finally:
+        await _closed(page)

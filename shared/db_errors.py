@@ -10,6 +10,8 @@ timeout, a serialization failure or deadlock, SQLite's busy timeout. Anything el
 
 from __future__ import annotations
 
+import errno
+import socket
 import sqlite3
 from collections.abc import Iterator
 
@@ -40,6 +42,22 @@ def _sqlstate(exc: object) -> str | None:
     return code if isinstance(code, str) else None
 
 
+_NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED, errno.ECONNRESET, errno.ETIMEDOUT}
+
+
+def _network_failure(error: BaseException) -> bool:
+    """The way to the database failed (refused, reset, unreachable, timed out, no such host);
+    not any OSError: a missing file is a bug."""
+    if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):
+        return True
+    return isinstance(error, OSError) and error.errno in _NETWORK_ERRNOS
+
+
+def _connection_failure(orig: object) -> bool:
+    """A driver's connection failure, before any server answer, has no SQLSTATE (SQLite's never do)."""
+    return _sqlstate(orig) is None and not isinstance(orig, sqlite3.Error)
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) says the database could not answer now."""
     for error in _chain(exc):
@@ -52,9 +70,8 @@ def is_unavailable(exc: BaseException) -> bool:
         code = _sqlstate(error)
         if code is not None:
             return code[:2] in _SQLSTATE_CLASSES or code in _SQLSTATES
-        if isinstance(error, (OSError, TimeoutError)):  # refused, reset, connect timeout
+        if _network_failure(error):
             return True
-        orig = getattr(error, "orig", None)
-        if isinstance(error, sa_exc.OperationalError) and not isinstance(orig, sqlite3.Error):
-            return _sqlstate(orig) is None  # a driver's connection failure, before any server answer, has none
+        if isinstance(error, sa_exc.OperationalError) and _connection_failure(error.orig):
+            return True
     return False

@@ -34,7 +34,8 @@ max_connections = 200
 
 
 def find_bin_dir() -> Path | None:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    versions = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if p.parent.name.isdigit()]
+    candidates = sorted(versions, key=lambda p: int(p.parent.name), reverse=True)
     if pg_config := shutil.which("pg_config"):
         found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False).stdout.strip()
         candidates.append(Path(found))

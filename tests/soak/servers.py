@@ -52,7 +52,7 @@ class Server:
 
     def wait_healthy(self) -> None:
         assert self.proc is not None
-        wait_healthy(f"{self.base}/healthz", self.proc, self.log, timeout=90)
+        wait_healthy(f"{self.base}/healthz", self.proc, self.log, timeout=180)
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, in-flight requests are cut off."""

@@ -114,7 +114,8 @@ class BearerGate:
             try:
                 body, receive = await _buffer(receive, self.max_body_size)
             except BodyTooLarge:
-                await _json(send, 413, {"error": "invalid_request", "error_description": "request body too large"})
+                too_large = f"request body larger than {self.max_body_size} bytes (mcp_max_request_bytes)"
+                await _json(send, 413, {"error": "invalid_request", "error_description": too_large})
                 return
             try:
                 needed = scopes_for_call(json.loads(body), self.tool_scopes())

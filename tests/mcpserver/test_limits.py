@@ -176,7 +176,10 @@ async def test_a_request_body_over_the_limit_is_413_and_writes_nothing(limited: 
     headers = {**HEADERS, "Authorization": f"Bearer {limited.token(user)}"}
     response = httpx.post(limited.resource, content=json.dumps(message), headers=headers, timeout=30)
     assert response.status_code == 413
-    assert response.json()["error"] == "invalid_request"
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": "request body larger than 65536 bytes (mcp_max_request_bytes)",
+    }
     assert _counts(limited) == (0, 0, 0)
     # Just under the limit is read (and refused by the tool, for its message length).
     message["params"]["arguments"]["message"] = "m" * (60 * 1024)  # type: ignore[index]

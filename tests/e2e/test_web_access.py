@@ -276,3 +276,27 @@ def test_the_readme_shows_the_workspace_pages() -> None:
             image = DOCS_IMAGES / f"{name}-{label}.png"
             assert image.is_file(), image
             assert f"docs/images/{image.name}" in readme
+
+
+async def test_someone_invited_before_having_an_account_finds_the_workspace_once_they_have_one(
+    web: WebStack, chromium: Browser
+) -> None:
+    owner, newcomer = await _person(chromium), await _person(chromium)
+    try:
+        page = await owner.new_page()
+        await sign_in(page, web, MALLORY[0], MALLORY[1])
+        slug = await _create_workspace(page, web, "Early invitations")
+        await page.get_by_label("Email address").fill("frank@example.com")
+        await page.get_by_role("button", name="Invite").click()
+        await expect(page.get_by_role("list", name="Pending invitations")).to_contain_text("frank@example.com")
+
+        web.add_user("frank@example.com", "frank's long password", "Frank")
+        frank = await newcomer.new_page()
+        await sign_in(frank, web, "frank@example.com", "frank's long password")
+        await frank.get_by_role("link", name="Early invitations").click()
+        await expect(frank.locator("#members tbody tr", has_text="Frank")).to_contain_text("member")
+        await page.goto(web.web_url + f"/workspaces/{slug}")
+        await expect(page.get_by_role("list", name="Pending invitations")).to_have_count(0)  # joined
+    finally:
+        await owner.close()
+        await newcomer.close()

@@ -78,7 +78,7 @@ def _ensure_web_client_secret(settings: Settings) -> None:
         sink.write(secrets.token_urlsafe(32) + "\n")
 
 
-def _wait_healthy(name: str, url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def _wait_healthy(name: str, url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -169,6 +169,19 @@ class SQLAlchemyStack:
         _check_list(len(rows))
 
 
+class SQLAlchemyNoPingStack(SQLAlchemyStack):
+    """The same without ``pool_pre_ping`` (``--without-pre-ping``): what the check costs per transaction."""
+
+    def __init__(self, driver: str) -> None:
+        super().__init__(driver)
+        self.label = f"SQLAlchemy + {driver}, no pre-ping"
+
+    async def open(self, url: str, size: int) -> None:
+        await super().open(url, size)
+        assert self.engine is not None
+        self.engine.sync_engine.pool._pre_ping = False  # the pool reads this flag at every checkout
+
+
 class AsyncpgPoolStack:
     """asyncpg without SQLAlchemy: asyncpg.Pool with its defaults (it resets a connection on release)."""
 
@@ -233,13 +246,15 @@ class PsycopgPoolStack:
 REFERENCE = "SQLAlchemy + asyncpg"  # the current default (settings.postgres_driver); every ratio is against it
 
 
-def stacks() -> tuple[list[Callable[[], Stack]], list[dict[str, str]]]:
+def stacks(without_pre_ping: bool = False) -> tuple[list[Callable[[], Stack]], list[dict[str, str]]]:
     """The stacks to measure, in run order, and the ones skipped with the reason."""
     makers: list[Callable[[], Stack]] = [
         lambda: SQLAlchemyStack("asyncpg"),
         lambda: SQLAlchemyStack("psycopg"),
         AsyncpgPoolStack,
     ]
+    if without_pre_ping:
+        makers.insert(1, lambda: SQLAlchemyNoPingStack("asyncpg"))
     skipped: list[dict[str, str]] = []
     if importlib.util.find_spec("psycopg_pool") is not None:
         makers.append(PsycopgPoolStack)
@@ -353,7 +368,13 @@ def combine(scenario: str, concurrency: int, label: str, segments: list[Segment]
 
 
 async def run_all(
-    url: str, data: Data, levels: Sequence[int], seconds: float, warmup: float, rounds: int
+    url: str,
+    data: Data,
+    levels: Sequence[int],
+    seconds: float,
+    warmup: float,
+    rounds: int,
+    without_pre_ping: bool = False,
 ) -> tuple[list[Result], list[dict[str, str]]]:
     """Measure every stack in every (concurrency, query) cell.
 
@@ -362,7 +383,7 @@ async def run_all(
     so that drift of a shared 2-core machine hits every stack alike; the ratios of the
     report compare stacks inside one cell.
     """
-    makers, skipped = stacks()
+    makers, skipped = stacks(without_pre_ping)
     results: list[Result] = []
     for concurrency in levels:
         opened: list[Stack] = []
@@ -594,6 +615,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
         help="event loop; default uvloop when installed, as uvicorn picks it (--loop auto)",
     )
+    parser.add_argument(
+        "--without-pre-ping",
+        action="store_true",
+        help="add a row: SQLAlchemy + asyncpg without pool_pre_ping (what the check costs)",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS_FILE, help=f"JSON output (default {RESULTS_FILE})")
     args = parser.parse_args(argv)
     args.levels = [int(x) for x in args.concurrency.split(",") if x.strip()]
@@ -608,7 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     admin_url = plain_url(args.url)
     name = f"bench_drivers_{secrets.token_hex(4)}"
-    makers, _ = stacks()
+    makers, _ = stacks(args.without_pre_ping)
     server_version, max_connections = server_info(admin_url)
     needed = max(args.levels) * len(makers)  # the stacks of one level are open side by side
     if needed > max_connections - 10:
@@ -627,7 +653,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop_factory = asyncio.new_event_loop
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             results, skipped = runner.run(
-                run_all(plain_url(admin_url, name), data, args.levels, args.seconds, args.warmup, args.rounds)
+                run_all(
+                    plain_url(admin_url, name),
+                    data,
+                    args.levels,
+                    args.seconds,
+                    args.warmup,
+                    args.rounds,
+                    args.without_pre_ping,
+                )
             )
     finally:
         drop_database(admin_url, name)

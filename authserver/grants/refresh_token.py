@@ -101,7 +101,8 @@ class RefreshTokenGrant(IssuesOurTokens, grants.RefreshTokenGrant):
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             self._answer_reuse(token, now)
-        last_used = getattr(self.request.client, "last_used_at", None)
+        client_row = getattr(self.request.client, "row", None)  # authserver.clients.Client
+        last_used = client_row.last_used_at if client_row is not None else None
         if last_used is None or now - last_used > MARK_USED_EVERY:
             # One row for every user of the client: writing it on each refresh would make all of
             # them wait on its lock in turn (a refresh is otherwise a row of its own user).

@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     endpoint = HostOriginGuard(with_cors(gate, security), security)
     # The web library: the same repository and revocation rules, behind its own sign-in.
-    web = create_web_app(settings, context, http, verifier, revocations)
+    web = create_web_app(settings, context, http, verifier, revocations, limiter)
 
     async def healthz(request: Request) -> JSONResponse:
         """The process is up (liveness)."""

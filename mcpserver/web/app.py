@@ -11,6 +11,11 @@ of their own unless a form should be shown again: ``NotFound`` becomes a 404 pag
 for invisible and nonexistent), ``PermissionDenied`` 403, ``InvalidArgument`` 400,
 ``Conflict`` 409, ``RateLimited`` 429; ``SignInRequired`` a redirect to sign in.
 
+Every page view and form counts against the user's rate limits, shared with their MCP
+calls (``mcpserver.web.throttle``: 429 with ``Retry-After``). A database that does not
+answer (``shared.db_errors.is_unavailable``, or the repository's ``Unavailable``) gives a
+503 page with ``Retry-After`` from any page, never a 500.
+
 Every response carries the headers of design/security.md (CSP with nothing but ourselves,
 ``frame-ancestors 'none'``, ``X-Frame-Options: DENY``, ``nosniff``, ``no-referrer``,
 ``no-store`` for pages; HSTS when served over https). Without a client secret
@@ -21,13 +26,14 @@ saying how to enable the library.
 from __future__ import annotations
 
 import importlib
+import logging
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import httpx
 from mcp.server.mcpserver.exceptions import ToolError
 from starlette.applications import Starlette
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -39,17 +45,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcpserver import errors
 from mcpserver.auth import JWTVerifier
 from mcpserver.context import AppContext
+from mcpserver.ratelimit import RateLimiter
 from mcpserver.revocation import RevocationCheck
 from mcpserver.web import signin, workspaces
+from mcpserver.web.limits import MAX_BODY_BYTES
 from mcpserver.web.session import SessionStore, SignInRequired, active_session
 from mcpserver.web.state import Library, app_context, library
 from mcpserver.web.templating import render
+from shared.db_errors import RETRY_AFTER_SECONDS, is_unavailable
 from shared.settings import Settings
 from shared.skill_rules.limits import MAX_FILE_BYTES
 
+logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-MAX_BODY_BYTES = 2 * MAX_FILE_BYTES + 256 * 1024
-"""Largest request body: a supporting file uploaded with the form around it (413 beyond)."""
 __all__ = ["Library", "app_context", "create_web_app", "library"]
 
 
@@ -77,7 +85,9 @@ def security_headers(settings: Settings) -> dict[str, str]:
 
 
 class LibraryMiddleware:
-    """Puts the :class:`Library` in the scope, adds the security headers, and answers 503 when disabled."""
+    """Puts the :class:`Library` in the scope, adds the security headers, refuses bodies over
+    ``MAX_BODY_BYTES`` with a 413 page (Starlette's own limit answers in plain text), and answers
+    503 when disabled or when the database does not answer."""
 
     def __init__(self, app: ASGIApp, lib: Library) -> None:
         self.app = app
@@ -89,9 +99,12 @@ class LibraryMiddleware:
             await self.app(scope, receive, send)
             return
         scope["web_library"] = self.lib
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers.items():
                     headers.setdefault(name, value)
@@ -107,7 +120,58 @@ class LibraryMiddleware:
             )
             await response(scope, receive, send_with_headers)
             return
-        await self.app(scope, receive, send_with_headers)
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdecimal() and int(length) > MAX_BODY_BYTES:  # refused before a byte of it is read
+            request = Request(scope, receive)
+            request.scope["web_session"] = None
+            await _too_large_page(request)(scope, receive, send_with_headers)
+            return
+        received = 0
+
+        async def receive_at_most() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:  # a body sent without Content-Length, or longer than it said
+                    raise HTTPException(413)
+            return message
+
+        try:
+            await self.app(scope, receive_at_most, send_with_headers)
+        except Exception as exc:
+            # A session lookup, the rate limit count or a page's own query found no database.
+            if started or not is_unavailable(exc):
+                raise
+            logger.warning("web.unavailable: %s %s: %s", scope["method"], scope["path"], type(exc).__name__)
+            await _unavailable_page(Request(scope, receive))(scope, receive, send_with_headers)
+
+
+def _too_large_page(request: Request) -> Response:
+    return render(request, "errors/error.html", {"title": _TITLES[413], "message": TOO_LARGE}, status_code=413)
+
+
+def _unavailable_page(request: Request) -> Response:
+    """503 and ``Retry-After``: drawn without the session (looking it up needs the database)."""
+    request.scope.setdefault("web_session", None)
+    response = render(
+        request,
+        "errors/error.html",
+        {
+            "title": "Temporarily unavailable",
+            "message": "The library's database is not answering right now, so nothing was read or changed. "
+            "Try again in a few seconds.",
+        },
+        status_code=503,
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    """The repository's :class:`~mcpserver.errors.Unavailable` (``AppContext.transaction``)."""
+    logger.warning("web.unavailable: %s %s", request.method, request.url.path)
+    return _unavailable_page(request)
 
 
 async def _home(request: Request) -> Response:
@@ -143,10 +207,20 @@ _TITLES = {
 }
 
 
+TOO_LARGE = (
+    f"This form is larger than the library accepts: at most {MAX_BODY_BYTES // 1024} KiB in all, "
+    f"and a supporting file at most {MAX_FILE_BYTES // (1024 * 1024)} MiB. Nothing was changed."
+)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    message = exc.detail if exc.status_code != 404 else "There is nothing here, or it is not visible to you."
-    return await _error_page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), str(message))
+    message = {404: "There is nothing here, or it is not visible to you.", 413: TOO_LARGE}.get(
+        exc.status_code, exc.detail
+    )
+    response = await _error_page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), str(message))
+    response.headers.update(exc.headers or {})  # Retry-After of a 429
+    return response
 
 
 _TOOL_ERRORS: tuple[tuple[type[ToolError], int, str], ...] = (
@@ -205,8 +279,10 @@ def create_web_app(
     http: httpx.AsyncClient,
     verifier: JWTVerifier,
     revocations: RevocationCheck,
+    limiter: RateLimiter,
 ) -> Starlette:
-    """The library as a sub-app; the caller mounts it at ``settings.web_path`` and owns ``http``."""
+    """The library as a sub-app; the caller mounts it at ``settings.web_path`` and owns ``http``
+    and ``limiter`` (the MCP server's, so pages and tool calls share one budget per user)."""
     lib = Library(
         settings=settings,
         context=context,
@@ -215,6 +291,7 @@ def create_web_app(
         revocations=revocations,
         sessions=SessionStore(settings, context.sessions, revocations),
         client_secret=settings.web_secret(),
+        limiter=limiter,
     )
     routes: list[BaseRoute] = [
         Route("/", _home, methods=["GET"]),
@@ -228,9 +305,9 @@ def create_web_app(
         middleware=[Middleware(LibraryMiddleware, lib=lib)],
         exception_handlers={
             SignInRequired: _sign_in_required,
+            errors.Unavailable: _unavailable,
             HTTPException: _http_error,
             ToolError: _tool_error,
             500: _server_error,
         },
-        max_body_size=MAX_BODY_BYTES,
     )

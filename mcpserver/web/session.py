@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from mcpserver.context import Caller
 from mcpserver.revocation import RevocationCheck, TokenRefused
+from mcpserver.web.throttle import count
 from shared.db import user_transaction
 from shared.models import User, WebSession, utcnow
 from shared.settings import WEB_CLIENT_ID, Settings
@@ -190,11 +191,15 @@ async def active_session(request: Request) -> ActiveSession | None:
 
 
 async def require_user(request: Request) -> WebUser:
-    """The signed-in user, or :class:`SignInRequired` (the app redirects to sign-in and back)."""
+    """The signed-in user, or :class:`SignInRequired` (the app redirects to sign-in and back).
+
+    A page view (GET) counts against the user's ``read`` rate limit here, once per request."""
     active = await active_session(request)
     if active is None:
         next_path = request.url.path if request.method == "GET" else None
         if next_path and request.url.query:
             next_path += "?" + request.url.query
         raise SignInRequired(next_path)
+    if request.method in ("GET", "HEAD"):  # a form's POST counts in checked_form (mcpserver.web.csrf)
+        await count(request, active.user.id, "read")
     return active.user

@@ -177,7 +177,7 @@ async def callback(request: Request) -> Response:
 
 async def signout(request: Request) -> Response:
     lib = library(request)
-    await checked_form(request)
+    await checked_form(request, bucket=None)  # signing out always works, whatever the rate limit
     await lib.sessions.end(request.cookies.get(lib.sessions.cookie_name))
     response = RedirectResponse(lib.settings.web_path + "/signed-out", status_code=303)
     lib.sessions.clear_cookie(response, lib.sessions.cookie_name)
@@ -186,7 +186,9 @@ async def signout(request: Request) -> Response:
 
 async def signed_out(request: Request) -> Response:
     request.scope["web_session"] = None
-    return render(request, "signed_out.html")
+    # The authorization server's sign-out is a POST with its own session's CSRF token, which the
+    # library cannot know (and should not): its account page, one click away, has the button.
+    return render(request, "signed_out.html", {"account_url": library(request).settings.issuer_url + "/account"})
 
 
 def routes() -> list[BaseRoute]:

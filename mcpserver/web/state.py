@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from mcpserver.auth import JWTVerifier
 from mcpserver.context import AppContext
+from mcpserver.ratelimit import RateLimiter
 from mcpserver.revocation import RevocationCheck
 from shared.settings import Settings
 
@@ -32,6 +33,7 @@ class Library:
     revocations: RevocationCheck
     sessions: SessionStore
     client_secret: str | None
+    limiter: RateLimiter  # the MCP server's: one budget per user for tools and pages
     _metadata: dict[str, Any] | None = field(default=None, repr=False)
 
     async def issuer_metadata(self) -> dict[str, Any]:

@@ -57,12 +57,15 @@ class WebStack:
 async def web_library_stack(database: Database, **settings: str) -> AsyncIterator[WebStack]:
     """Both servers on ``database`` with the web library enabled; ``settings`` as in ``sqlite_database``.
 
-    Revocations are checked on every request (``revocation_check_seconds=0``) unless overridden.
+    Revocations are checked on every request (``revocation_check_seconds=0``) unless overridden;
+    rate limits (which pages count against too) are out of reach unless overridden.
     """
     secret = secrets.token_urlsafe(32)
     extra = {
         "SKILLS_WEB_CLIENT_SECRET": secret,
         "SKILLS_REVOCATION_CHECK_SECONDS": "0",
+        "SKILLS_RATE_LIMIT_READS_PER_MINUTE": "1000000",
+        "SKILLS_RATE_LIMIT_WRITES_PER_MINUTE": "1000000",
         **{f"SKILLS_{key.upper()}": value for key, value in settings.items()},
     }
     manager = running_stack(database, extra_env=extra)

@@ -18,11 +18,9 @@ from mcpserver.errors import InvalidArgument
 from mcpserver.repository.snippets import SnippetView
 from mcpserver.tools import fields
 from mcpserver.tools.fields import MAX_VERSION
-from mcpserver.tools.snippets import MAX_BODY
+from shared.settings import Settings
 from shared.variables import Variable, placeholders
 
-MAX_TITLE = 200
-MAX_DESCRIPTION = 2000
 MAX_MESSAGE = 500
 VISIBILITIES = ("private", "workspace", "public")
 
@@ -77,23 +75,37 @@ class SnippetForm:
         typed.variables = panel(typed.body, typed.variables)
         return typed
 
-    def checked(self) -> CheckedSnippet:
-        """The values to save, or InvalidArgument naming the first field that is wrong."""
+    def checked(self, settings: Settings) -> CheckedSnippet:
+        """The values to save, or InvalidArgument naming the first field that is wrong.
+
+        The limits are the configured ones the save tool applies (``SKILLS_SNIPPET_MAX_*``,
+        ``SKILLS_VARIABLE_MAX_*``), so a form and a tool call accept the same snippets.
+        """
         title = fields.text("title", self.title)
-        if len(title) > MAX_TITLE:
-            raise InvalidArgument("title", f"at most {MAX_TITLE} characters")
-        body = fields.text("body", self.body)
-        if len(body) > MAX_BODY:
-            raise InvalidArgument("body", f"at most {MAX_BODY} characters ({len(body)} given)")
+        if len(title) > settings.snippet_max_title:
+            raise InvalidArgument("title", f"at most {settings.snippet_max_title} characters")
+        body = fields.body(self.body, settings)
+        if len(body) > settings.snippet_max_body:
+            raise InvalidArgument("body", f"at most {settings.snippet_max_body} characters ({len(body)} given)")
         description = self.description.strip()
-        if len(description) > MAX_DESCRIPTION:
-            raise InvalidArgument("description", f"at most {MAX_DESCRIPTION} characters")
+        if len(description) > settings.snippet_max_description:
+            raise InvalidArgument("description", f"at most {settings.snippet_max_description} characters")
+        most_description, most_default = settings.variable_max_description, settings.variable_max_default
+        for variable in self.variables:
+            if len(variable.description) > most_description:
+                raise InvalidArgument(
+                    "variables", f"the description of {variable.name!r} has more than {most_description} characters"
+                )
+            if variable.default is not None and len(variable.default) > most_default:
+                raise InvalidArgument(
+                    "variables", f"the default of {variable.name!r} has more than {most_default} characters"
+                )
         message = self.message.strip()
         if len(message) > MAX_MESSAGE:
             raise InvalidArgument("message", f"at most {MAX_MESSAGE} characters")
         if self.visibility not in VISIBILITIES:
             raise InvalidArgument("visibility", "private, workspace or public")
-        tags = fields.tags([t for t in self.tags.split(",") if t.strip()])
+        tags = fields.tags([t for t in self.tags.split(",") if t.strip()], settings)
         slug = fields.slug(self.slug) if self.slug.strip() else None
         return CheckedSnippet(title, body, description, tags, self.visibility, slug, message, self.variables)
 

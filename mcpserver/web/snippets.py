@@ -284,7 +284,7 @@ async def new_snippet(p: Page) -> Response:
     if submitted.get("action") == "refresh":
         return _form_page(p, form, workspace=workspace, snippet=None)
     try:
-        values = form.checked()
+        values = form.checked(p.app.settings)
         async with p.transaction() as session:
             done = None
             key = form.idempotency_key.strip()
@@ -335,7 +335,7 @@ async def edit(p: Page) -> Response:
     if submitted.get("action") == "refresh":
         return _form_page(p, form, workspace=workspace, snippet=current)
     try:
-        values = form.checked()
+        values = form.checked(p.app.settings)
         changes = repo.Changes(
             title=values.title,
             body=values.body,

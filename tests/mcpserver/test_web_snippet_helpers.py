@@ -13,6 +13,7 @@ from mcpserver.web.diffs import Document, compare, describe_variables, document_
 from mcpserver.web.excerpts import highlight_excerpt, highlight_words, query_words
 from mcpserver.web.markdown import is_safe_link, render_markdown
 from mcpserver.web.snippet_forms import SnippetForm, bad_placeholders, panel
+from shared.settings import Settings
 from shared.variables import Variable
 
 
@@ -162,7 +163,8 @@ def test_a_default_makes_a_variable_optional_and_an_empty_default_is_none() -> N
 
 
 def test_the_form_is_checked_like_the_save_tool_checks_its_arguments() -> None:
-    good = SnippetForm(title="  Deploy ", body="go\r\n", tags="Ops, ops, , Deploy", slug="").checked()
+    settings = Settings()
+    good = SnippetForm(title="  Deploy ", body="go\r\n", tags="Ops, ops, , Deploy", slug="").checked(settings)
     assert (good.title, good.tags, good.slug) == ("Deploy", ["ops", "deploy"], None)
     for form, field in (
         (SnippetForm(title=" ", body="x"), "title"),
@@ -173,7 +175,32 @@ def test_the_form_is_checked_like_the_save_tool_checks_its_arguments() -> None:
         (SnippetForm(title="t", body="x", message="m" * 501), "message"),
     ):
         with pytest.raises(InvalidArgument) as refused:
-            form.checked()
+            form.checked(settings)
+        assert refused.value.field == field
+
+
+def test_the_form_applies_the_configured_limits_not_the_defaults() -> None:
+    strict = Settings(
+        snippet_max_title=10,
+        snippet_max_body=20,
+        snippet_max_description=5,
+        snippet_max_tags=1,
+        snippet_max_variables=1,
+        variable_max_default=3,
+    )
+    SnippetForm(title="t" * 11, body="x").checked(Settings())  # within the defaults
+    long_default = SnippetForm(title="t", body="{{a}}")
+    long_default.variables = [Variable("a", "", False, "four")]
+    for form, field in (
+        (SnippetForm(title="t" * 11, body="x"), "title"),
+        (SnippetForm(title="t", body="x" * 21), "body"),
+        (SnippetForm(title="t", body="{{a}} {{b}}"), "body"),
+        (SnippetForm(title="t", body="x", description="d" * 6), "description"),
+        (SnippetForm(title="t", body="x", tags="a, b"), "tags"),
+        (long_default, "variables"),
+    ):
+        with pytest.raises(InvalidArgument) as refused:
+            form.checked(strict)
         assert refused.value.field == field
 
 

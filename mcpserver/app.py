@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     shipper.close()
                 metrics.stop()
                 await http.aclose()
+                await limiter.close()  # counts written behind calls
                 await engine.dispose()
 
     mcp_path = urlsplit(settings.resource_url).path or "/mcp"

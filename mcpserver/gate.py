@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcpserver.auth import InvalidToken, JWTVerifier
 from mcpserver.revocation import RevocationCheck, TokenRefused
-from shared.db_errors import RETRY_AFTER_SECONDS
+from shared.db_errors import RETRY_AFTER_SECONDS, is_unavailable
 from shared.metrics import Metrics
 from shared.settings import SCOPES
 
@@ -103,8 +103,11 @@ class BearerGate:
             else:
                 await _json(send, exc.status, {"error": "access_denied", "error_description": str(exc)})
             return
-        except (SQLAlchemyError, OSError):
-            logger.exception("mcp.revocation_check_failed")
+        except (SQLAlchemyError, OSError) as exc:
+            if is_unavailable(exc):  # an outage: one line per request, not a traceback each
+                logger.warning("mcp.revocation_check_unavailable", extra={"error": type(exc).__name__})
+            else:
+                logger.exception("mcp.revocation_check_failed")
             unavailable = {"error": "temporarily_unavailable", "error_description": "try again shortly"}
             await _json(send, 503, unavailable, [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())])
             return

@@ -17,9 +17,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mcpserver.errors import InvalidArgument
+from mcpserver.context import Caller
+from mcpserver.errors import InvalidArgument, PermissionDenied
+from mcpserver.repository import snippets as snippet_repo
 from mcpserver.repository.snippets import SnippetView
 from shared.models import SnippetVersion, User
+from shared.variables import Variable, VariableError, declare
 
 
 @dataclass(frozen=True)
@@ -109,4 +112,38 @@ def as_of(snippet: SnippetView, version: VersionView) -> SnippetView:
         variables=version.variables,
         version=version.version,
         updated_at=version.created_at,
+    )
+
+
+async def restore(
+    session: AsyncSession,
+    caller: Caller,
+    snippet: SnippetView,
+    number: int,
+    *,
+    expected_version: int | None,
+    message: str,
+) -> SnippetView:
+    """Bring back version ``number``'s content as a new version (the restore tool and the web page).
+
+    Title, description, body, tags and variables come back; visibility and slug stay.
+    """
+    if not snippet.can_edit:
+        raise PermissionDenied("only its creator or an owner of its workspace may restore this snippet")
+    old = await get_version(session, snippet, number)
+    try:
+        variables = declare(old.body, None, [Variable.from_dict(v) for v in old.variables])
+    except VariableError as exc:
+        raise InvalidArgument("version", f"version {number} cannot be restored: {exc}") from None
+    restored = snippet_repo.Changes(
+        title=old.title, description=old.description, body=old.body, tags=old.tags, variables=variables
+    )
+    return await snippet_repo.change(
+        session,
+        caller,
+        snippet.id,
+        restored,
+        expected_version=expected_version,
+        message=message,
+        action="snippet.restore",
     )

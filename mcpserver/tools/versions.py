@@ -19,13 +19,12 @@ from pydantic import BaseModel, Field
 
 from mcpserver import cursors
 from mcpserver.context import AppContext, current_caller
-from mcpserver.errors import InvalidArgument, PermissionDenied
+from mcpserver.errors import InvalidArgument
 from mcpserver.repository import snippets as snippet_repo
 from mcpserver.repository import versions as repo
 from mcpserver.tools.fields import MAX_VERSION, SnippetId
 from mcpserver.tools.results import answer
 from mcpserver.tools.snippets import SnippetOut, announce, audience_of, snippet_out
-from shared.variables import Variable, VariableError, declare
 
 SCOPES: dict[str, tuple[str, ...]] = {
     "list_snippet_versions": ("snippets:read",),
@@ -178,24 +177,13 @@ def register(server: MCPServer, app: AppContext) -> None:
         caller = current_caller()
         async with app.transaction(caller) as session:
             snippet = await snippet_repo.get(session, caller.user_id, id)
-            if not snippet.can_edit:
-                raise PermissionDenied("only its creator or an owner of its workspace may restore this snippet")
-            old = await repo.get_version(session, snippet, version)
-            try:
-                variables = declare(old.body, None, [Variable.from_dict(v) for v in old.variables])
-            except VariableError as exc:
-                raise InvalidArgument("version", f"version {version} cannot be restored: {exc}") from None
-            restored = snippet_repo.Changes(
-                title=old.title, description=old.description, body=old.body, tags=old.tags, variables=variables
-            )
-            view = await snippet_repo.change(
+            view = await repo.restore(
                 session,
                 caller,
-                id,
-                restored,
+                snippet,
+                version,
                 expected_version=expected_version,
                 message=message.strip() or f"restored version {version}",
-                action="snippet.restore",
             )
             audience = await audience_of(app, session, view)
         await announce(app, audience, view.id, updated=True)

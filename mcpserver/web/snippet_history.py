@@ -11,7 +11,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from mcpserver.errors import Conflict, InvalidArgument, PermissionDenied
+from mcpserver.errors import Conflict
 from mcpserver.repository import snippets as snippet_repo
 from mcpserver.repository import versions
 from mcpserver.tools.snippets import announce, audience_of
@@ -19,7 +19,6 @@ from mcpserver.web.csrf import checked_form
 from mcpserver.web.diffs import compare, describe_variables, document_of
 from mcpserver.web.markdown import render_markdown
 from mcpserver.web.snippet_pages import READ, WRITE, Page, page, redirect, snippet_id_of, url, version_number
-from shared.variables import Variable, VariableError, declare
 
 PAGE_SIZE = 20
 
@@ -126,25 +125,9 @@ async def restore(p: Page) -> Response:
     )
     async with p.transaction() as session:
         snippet = await snippet_repo.get(session, p.user.id, snippet_id)
-        if not snippet.can_edit:
-            raise PermissionDenied("only its creator or an owner of its workspace may restore this snippet")
-        old = await versions.get_version(session, snippet, number)
         try:
-            variables = declare(old.body, None, [Variable.from_dict(v) for v in old.variables])
-        except VariableError as exc:
-            raise InvalidArgument("version", f"version {number} cannot be restored: {exc}") from None
-        restored = snippet_repo.Changes(
-            title=old.title, description=old.description, body=old.body, tags=old.tags, variables=variables
-        )
-        try:
-            view = await snippet_repo.change(
-                session,
-                p.caller,
-                snippet_id,
-                restored,
-                expected_version=expected,
-                message=f"restored version {number}",
-                action="snippet.restore",
+            view = await versions.restore(
+                session, p.caller, snippet, number, expected_version=expected, message=f"restored version {number}"
             )
         except Conflict:
             raise Conflict(

@@ -170,7 +170,6 @@ class Scenario:
         self.users: list[User] = []
         self.over = False
         self.in_flight_at_sigterm = "not sent"
-        self.after_disable: list[str] = []  # the disabled user's MCP outcomes once disabled, in order
         self.refused_after_disable: Counter[str] = Counter()
 
     # -- the operator ------------------------------------------------------------------------
@@ -296,8 +295,7 @@ class Scenario:
 
     async def as_disabled(self, user: User) -> None:
         kind, _ = await self.traffic.call(user, "disabled", "list_workspaces", {})
-        self.after_disable.append(kind)
-        if kind == "unauthorized" and sum(1 for k in self.after_disable if k == "unauthorized") == 1:
+        if kind == "unauthorized" and not self.refused_after_disable:
             # Once refused, a client refreshes or signs in again: both must fail too.
             self.refused_after_disable["refresh"] += await self.traffic.refresh_tokens(user) == "refused"
             self.refused_after_disable["login"] += await self.traffic.login(user) == "refused"
@@ -339,17 +337,27 @@ class Scenario:
         if any(a.kind not in ("ok", "unauthorized") for a in in_flight_at_term):
             failures.append(f"requests in flight at SIGTERM failed: {in_flight_at_term}")
 
-        # The disabled user: refused within a bounded number of requests, and for good.
+        # The disabled user: refused within a bounded number of requests, and for good. Each MCP
+        # server caches a user's token state for REVOCATION_CHECK_SECONDS, so until then one
+        # server may refuse while the other still serves from its cache; once a server has
+        # refused it never serves again, and once every cache has expired no server does.
         bound = int((REVOCATION_CHECK_SECONDS + 3) / DISABLED_PAUSE)
-        outcomes = self.after_disable
+        disabled_calls = [a for a in attempts if a.op == "disabled"]
+        outcomes = [a.kind for a in disabled_calls]
         refused_at = outcomes.index("unauthorized") if "unauthorized" in outcomes else None
         if refused_at is None:
             failures.append(f"the disabled user was never refused: {Counter(outcomes)}")
         else:
             if refused_at > bound:
                 failures.append(f"the disabled user was refused only after {refused_at} requests (bound {bound})")
-            if "ok" in outcomes[refused_at:]:
-                failures.append("a disabled user's request succeeded after a refusal")
+            for server in {a.server for a in disabled_calls}:
+                on_server = [a.kind for a in disabled_calls if a.server == server]
+                if "unauthorized" in on_server and "ok" in on_server[on_server.index("unauthorized") :]:
+                    failures.append(f"{server} served the disabled user after refusing them")
+            expired = self.events["user_disabled_done"] + REVOCATION_CHECK_SECONDS + 0.5
+            late = [a for a in disabled_calls if a.kind == "ok" and a.started > expired]
+            if late:
+                failures.append(f"the disabled user was served after every cache had expired: {late[:3]}")
         if self.refused_after_disable != Counter(refresh=1, login=1):
             failures.append(f"the disabled user could refresh or sign in: {self.refused_after_disable}")
 

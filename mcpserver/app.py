@@ -2,7 +2,8 @@
 
 Request path through the endpoint, outermost first: Host/Origin allow-lists
 (``browsers``), CORS for allowed browser origins, the token gate (``gate``: token,
-revocations, scopes), then the SDK (stateless streamable HTTP, JSON responses), whose
+revocations, scopes), then the SDK (stateless streamable HTTP, JSON responses; a POST of one
+request goes straight to its kernel, ``single_request``), whose
 server middleware (``calls``) rate-limits and logs each request before the tools and
 resources run against the repository layer.
 """
@@ -25,6 +26,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp
 
 from mcpserver import completion, prompts, resources
 from mcpserver.auth import JWKSCache, JWTVerifier
@@ -38,6 +40,7 @@ from mcpserver.logshipping import LogShipper
 from mcpserver.metadata import metadata_routes
 from mcpserver.ratelimit import RateLimiter
 from mcpserver.revocation import RevocationCheck
+from mcpserver.single_request import SingleRequestPath
 from mcpserver.skills.extension import SkillsExtension
 from mcpserver.tools import TOOL_BUCKETS, TOOL_SCOPES, register_all
 from mcpserver.web.app import create_web_app
@@ -109,8 +112,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         transport_security=security,
         max_request_body_size=settings.mcp_max_request_bytes,
     )
+    manager = server.session_manager
+    sdk_app: ASGIApp = StreamableHTTPASGIApp(manager)
+    if settings.mcp_single_request_path:  # one request per POST, without the per-request transport
+        sdk_app = SingleRequestPath(sdk_app, manager)
     gate = BearerGate(
-        StreamableHTTPASGIApp(server.session_manager),
+        sdk_app,
         verifier,
         revocations,
         resource_metadata_url=settings.resource_metadata_url,

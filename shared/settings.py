@@ -275,6 +275,14 @@ class Settings(BaseSettings):
             "2 MiB supporting file travels base64-encoded."
         ),
     )
+    mcp_single_request_path: bool = Field(
+        default=True,
+        description=(
+            "Serve a POST that carries one JSON-RPC request (handshake protocol era) straight to the SDK's "
+            "server kernel, without building its streamable HTTP transport per request: same answers, about a "
+            "quarter less CPU per call. false: every request goes through the SDK's transport."
+        ),
+    )
     snippet_max_title: int = Field(default=200, ge=1, description="Longest snippet title, in characters.")
     snippet_max_body: int = Field(
         default=100_000,

@@ -1,5 +1,13 @@
 """The MCP server's database engine: the MCP role's URL and the pool limits and timeouts
-of the settings (``shared.db.PoolLimits``), with two adjustments.
+of the settings (``shared.db.PoolLimits``), with three adjustments.
+
+- No pre-ping: testing each pooled connection at checkout cost asyncpg three of the seven
+  round trips of a tool call (``bench/results/drivers_pre_ping.md``: 1.18-1.23x the
+  transactions per second without it). A connection that a Postgres restart broke fails
+  its first statement instead; SQLAlchemy recognises the disconnect and invalidates the
+  whole pool, a read is then tried once more on a fresh connection and a write answers
+  "unavailable: … retry" (``mcpserver.calls``). ``tests/soak/test_outage.py`` and
+  ``tests/e2e/test_web_outage.py`` prove the recovery.
 
 - SQL parameters are never put into exception messages, which end up in logs: they
   would carry snippet bodies.
@@ -23,7 +31,7 @@ from shared.settings import Settings
 
 def make_mcp_engine(settings: Settings) -> AsyncEngine:
     engine = make_async_engine(
-        settings.mcp_db_url, postgres_driver=settings.postgres_driver, limits=PoolLimits.of(settings)
+        settings.mcp_db_url, postgres_driver=settings.postgres_driver, limits=PoolLimits.of(settings), pre_ping=False
     )
     engine.sync_engine.hide_parameters = True
     if engine.dialect.name == "sqlite":

@@ -123,9 +123,16 @@ def pool_in_use(engine: Engine) -> int:
 
 
 def make_async_engine(
-    url: str, *, postgres_driver: str = "asyncpg", pool_size: int = 10, limits: PoolLimits | None = None
+    url: str,
+    *,
+    postgres_driver: str = "asyncpg",
+    pool_size: int = 10,
+    limits: PoolLimits | None = None,
+    pre_ping: bool = True,
 ) -> AsyncEngine:
-    """An async engine (MCP server)."""
+    """An async engine (MCP server). ``pre_ping`` tests each pooled Postgres connection as it is
+    checked out (a round trip or more); without it a connection a restart broke fails its first
+    statement instead, which invalidates the pool (``mcpserver.database`` says why that is enough)."""
     limits = limits or PoolLimits(pool_size=pool_size, overflow=pool_size)
     if backend_of(url) == "sqlite":
         engine = create_async_engine(async_url(url), pool_timeout=limits.pool_timeout)
@@ -134,7 +141,7 @@ def make_async_engine(
     return create_async_engine(
         async_url(url, postgres_driver),
         **limits.pool_arguments(),
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         connect_args=limits.connect_args(postgres_driver),
     )
 

@@ -19,12 +19,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
+    Integer,
     Select,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -117,12 +121,26 @@ class Changes:
 
 def readable_by(user_id: uuid.UUID) -> ColumnElement[bool]:
     """The read rule as a filter; the RLS policy applies the same rule again on Postgres."""
-    my_workspaces = select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == user_id)
+    return _read_rule(user_id)
+
+
+def _read_rule(reader: uuid.UUID | ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+    """The rule for ``reader``: a user id, or :data:`READER` in the statements this module builds once."""
+    my_workspaces = select(WorkspaceMember.workspace_id).where(WorkspaceMember.user_id == reader)
     return or_(
         Snippet.visibility == "public",
         and_(Snippet.visibility == "workspace", Snippet.workspace_id.in_(my_workspaces)),
-        and_(Snippet.visibility == "private", Snippet.created_by == user_id, Snippet.workspace_id.in_(my_workspaces)),
+        and_(Snippet.visibility == "private", Snippet.created_by == reader, Snippet.workspace_id.in_(my_workspaces)),
     )
+
+
+# The hot reads (a page of the listing, one snippet) are built once per shape with their values as
+# parameters, not per call: building the rule and the select, and SQLAlchemy deriving the cache key
+# of a new statement, cost more CPU than running the query. A statement that is reused keeps its
+# cache key; the values come with each execution and a missing one is an error, never a stale value.
+READER = bindparam("reader", type_=Snippet.created_by.type)
+"""The user a statement built once reads for (``{"reader": user_id}`` at execution)."""
+_READABLE = _read_rule(READER)
 
 
 def may_write(user_id: uuid.UUID, role: str | None, created_by: uuid.UUID | None, visibility: str) -> bool:
@@ -134,65 +152,128 @@ async def list_visible(
     session: AsyncSession, user_id: uuid.UUID, filters: Filters, *, after: Position | None, limit: int
 ) -> tuple[list[SnippetSummary], Position | None]:
     """One page of the snippets the user can read, newest change first; the position of the next page."""
-    query = select(*SUMMARY).where(readable_by(user_id))
+    dialect = session.get_bind().dialect.name
+    query = _listing(
+        dialect,
+        by_workspace=filters.workspace_id is not None,
+        by_visibility=filters.visibility is not None,
+        mine=filters.mine,
+        tags=len(filters.tags),
+        paged=after is not None,
+    )
+    params: dict[str, Any] = {"reader": user_id, "limit": limit + 1, **_tag_values(dialect, filters.tags)}
     if filters.workspace_id is not None:
-        query = query.where(Snippet.workspace_id == filters.workspace_id)
+        params["workspace_id"] = filters.workspace_id
     if filters.visibility is not None:
-        query = query.where(Snippet.visibility == filters.visibility)
-    if filters.mine:
-        query = query.where(Snippet.created_by == user_id)
-    if filters.tags:
-        query = with_tags(session, query, filters.tags)
+        params["visibility"] = filters.visibility
     if after is not None:
-        query = query.where(_before(session, after))
-    rows = (await session.execute(query.order_by(Snippet.updated_at.desc(), Snippet.id.desc()).limit(limit + 1))).all()
+        params.update(after_updated_at=after.updated_at, after_id=after.id)
+    rows = (await session.execute(query, params)).all()
     page = [SnippetSummary(*row) for row in rows[:limit]]
     more = len(rows) > limit
     return page, (Position(page[-1].updated_at, page[-1].id) if more and page else None)
 
 
-def _before(session: AsyncSession, after: Position) -> ColumnElement[bool]:
-    """Rows after ``after`` in the newest-first order. On Postgres a row comparison, which the
-    ``(…, updated_at, id)`` indexes serve as a range (the OR form made a page 1,000 deep read
-    every row before it); SQLite keeps the OR form."""
-    if session.get_bind().dialect.name == "postgresql":
-        return tuple_(Snippet.updated_at, Snippet.id) < tuple_(after.updated_at, after.id)
-    return or_(
-        Snippet.updated_at < after.updated_at,
-        and_(Snippet.updated_at == after.updated_at, Snippet.id < after.id),
-    )
+@lru_cache(maxsize=256)
+def _listing(
+    dialect: str, *, by_workspace: bool, by_visibility: bool, mine: bool, tags: int, paged: bool
+) -> Select[*tuple[Any, ...]]:
+    """The listing's statement for one shape of filters; its values are the parameters ``reader``,
+    ``limit``, ``workspace_id``, ``visibility``, the tags' (:func:`_carrying`) and ``after_updated_at``
+    and ``after_id``."""
+    query = select(*SUMMARY).where(_READABLE)
+    if by_workspace:
+        query = query.where(Snippet.workspace_id == bindparam("workspace_id", type_=Snippet.workspace_id.type))
+    if by_visibility:
+        query = query.where(Snippet.visibility == bindparam("visibility", type_=Snippet.visibility.type))
+    if mine:
+        query = query.where(Snippet.created_by == READER)
+    if tags:
+        query = query.where(*_carrying(dialect, tags))
+    if paged:
+        query = query.where(_before(dialect))
+    order = (Snippet.updated_at.desc(), Snippet.id.desc())
+    return query.order_by(*order).limit(bindparam("limit", type_=Integer))
+
+
+def _before(dialect: str) -> ColumnElement[bool]:
+    """Rows after the position (``after_updated_at``, ``after_id``) in the newest-first order. On
+    Postgres a row comparison, which the ``(…, updated_at, id)`` indexes serve as a range (the OR
+    form made a page 1,000 deep read every row before it); SQLite keeps the OR form."""
+    at = bindparam("after_updated_at", type_=Snippet.updated_at.type)
+    after_id = bindparam("after_id", type_=Snippet.id.type)
+    if dialect == "postgresql":
+        return tuple_(Snippet.updated_at, Snippet.id) < tuple_(at, after_id)
+    return or_(Snippet.updated_at < at, and_(Snippet.updated_at == at, Snippet.id < after_id))
 
 
 def with_tags(session: AsyncSession, query: _Query, tags: tuple[str, ...]) -> _Query:
     """Only snippets carrying every one of ``tags``."""
-    if session.get_bind().dialect.name == "postgresql":
-        return query.where(type_coerce(Snippet.tags, JSONB).contains(list(tags)))
-    for tag in tags:
+    return query.where(*_carrying(session.get_bind().dialect.name, len(tags), tags))
+
+
+def _carrying(dialect: str, count: int, tags: tuple[str, ...] | None = None) -> list[ColumnElement[bool]]:
+    """The conditions that a snippet carries every one of ``count`` tags: on Postgres one JSONB
+    containment of the parameter ``tags`` (the list), on SQLite one ``json_each`` test per tag
+    (``tag_0``, …). With ``tags`` the parameters hold their values; without, the execution passes
+    them (:func:`_tag_values`)."""
+    if dialect == "postgresql":
+        whole = _parameter("tags", None if tags is None else list(tags), JSONB)
+        return [type_coerce(Snippet.tags, JSONB).contains(whole)]
+    conditions: list[ColumnElement[bool]] = []
+    for i in range(count):
         each = func.json_each(Snippet.tags).table_valued("value")
-        query = query.where(exists(select(1).select_from(each).where(each.c.value == tag)))
-    return query
+        tag = _parameter(f"tag_{i}", None if tags is None else tags[i])
+        conditions.append(exists(select(1).select_from(each).where(each.c.value == tag)))
+    return conditions
+
+
+def _parameter(key: str, value: object | None, type_: Any = None) -> BindParameter[Any]:
+    """``value`` bound under a unique name, or without one the parameter ``key`` the execution passes."""
+    return bindparam(key, type_=type_) if value is None else bindparam(key, value, type_=type_, unique=True)
+
+
+def _tag_values(dialect: str, tags: tuple[str, ...]) -> dict[str, Any]:
+    """The parameters of :func:`_carrying`'s conditions without values."""
+    if not tags:
+        return {}
+    if dialect == "postgresql":
+        return {"tags": list(tags)}
+    return {f"tag_{i}": tag for i, tag in enumerate(tags)}
+
+
+def _view(where: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    """One snippet, readable by ``reader``, with the reader's role in its workspace (one round
+    trip, not two)."""
+    role = (
+        select(WorkspaceMember.role)
+        .where(WorkspaceMember.workspace_id == Snippet.workspace_id, WorkspaceMember.user_id == READER)
+        .scalar_subquery()
+    )
+    return select(*SUMMARY, Snippet.body, Snippet.variables, role).where(where, _READABLE)
+
+
+_BY_ID = _view(Snippet.id == bindparam("snippet_id", type_=Snippet.id.type))
+_BY_SLUG = _view(
+    and_(
+        Snippet.workspace_id == bindparam("workspace_id", type_=Snippet.workspace_id.type),
+        Snippet.slug == bindparam("slug", type_=Snippet.slug.type),
+    )
+)
 
 
 async def get(session: AsyncSession, user_id: uuid.UUID, snippet_id: uuid.UUID) -> SnippetView:
-    return await _one(session, user_id, Snippet.id == snippet_id)
+    return await _one(session, user_id, _BY_ID, {"snippet_id": snippet_id})
 
 
 async def get_by_slug(session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID, slug: str) -> SnippetView:
-    return await _one(session, user_id, and_(Snippet.workspace_id == workspace_id, Snippet.slug == slug))
+    return await _one(session, user_id, _BY_SLUG, {"workspace_id": workspace_id, "slug": slug})
 
 
-async def _one(session: AsyncSession, user_id: uuid.UUID, where: ColumnElement[bool]) -> SnippetView:
-    # The caller's role in the snippet's workspace comes with the row (one round trip, not two).
-    role_column = (
-        select(WorkspaceMember.role)
-        .where(WorkspaceMember.workspace_id == Snippet.workspace_id, WorkspaceMember.user_id == user_id)
-        .scalar_subquery()
-    )
-    row = (
-        await session.execute(
-            select(*SUMMARY, Snippet.body, Snippet.variables, role_column).where(where, readable_by(user_id))
-        )
-    ).one_or_none()
+async def _one(
+    session: AsyncSession, user_id: uuid.UUID, query: Select[*tuple[Any, ...]], params: dict[str, Any]
+) -> SnippetView:
+    row = (await session.execute(query, {"reader": user_id, **params})).one_or_none()
     if row is None:
         raise NotFound("snippet")
     *columns, role = row

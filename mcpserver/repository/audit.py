@@ -8,13 +8,16 @@ audit events but read none, and ``RETURNING`` would need to read the row back.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mcpserver.context import Caller
 from shared.models import AuditEvent, utcnow
+
+_INSERT = insert(cast(Table, AuditEvent.__table__)).inline()
+"""Built once; inline(): no implicit RETURNING of the generated id."""
 
 
 async def record(
@@ -26,14 +29,13 @@ async def record(
     target: str | None = None,
     **details: Any,
 ) -> None:
-    statement = insert(AuditEvent).values(
-        at=utcnow(),
-        action=action,
-        actor_user_id=caller.user_id,
-        client_id=caller.client_id,
-        workspace_id=workspace_id,
-        target=target,
-        details=details,
-    )
-    # inline(): no implicit RETURNING of the generated id.
-    await session.execute(statement.inline())
+    row = {
+        "at": utcnow(),
+        "action": action,
+        "actor_user_id": caller.user_id,
+        "client_id": caller.client_id,
+        "workspace_id": workspace_id,
+        "target": target,
+        "details": details,
+    }
+    await session.execute(_INSERT, row)

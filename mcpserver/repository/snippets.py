@@ -20,13 +20,14 @@ import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Integer,
     Select,
+    Table,
     and_,
     bindparam,
     delete,
@@ -39,6 +40,7 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -317,17 +319,15 @@ async def create(
         variables=declared,
         can_edit=True,
     )
+    new_row = _insert_unless_slug_taken(session.get_bind().dialect.name)
     for attempt in range(5):
         if attempt:
             if slug is not None:
                 raise Conflict(f"the slug {slug!r} is already used in this workspace: choose another")
             view = replace(view, slug=f"{view.slug[:70]}-{uuid.uuid4().hex[:6]}")
-        try:
-            async with session.begin_nested():
-                await session.execute(insert(Snippet).values(_columns(view)))
+        inserted = await session.execute(new_row, _columns(view))
+        if inserted.rowcount == 1:  # type: ignore[attr-defined]
             break
-        except IntegrityError:
-            continue
     else:
         raise RuntimeError("could not find a free snippet slug")
     await _append_version(session, caller, view, message)
@@ -443,20 +443,31 @@ def _columns(view: SnippetView) -> dict[str, Any]:
     }
 
 
+@lru_cache(maxsize=4)
+def _insert_unless_slug_taken(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (workspace_id, slug) DO NOTHING``, built once per dialect: a taken slug
+    inserts no row (rowcount 0) instead of failing, so no savepoint is needed around it."""
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, Snippet.__table__)
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=["workspace_id", "slug"])
+
+
+_INSERT_VERSION = insert(cast(Table, SnippetVersion.__table__))
+
+
 async def _append_version(session: AsyncSession, caller: Caller, view: SnippetView, message: str) -> None:
-    await session.execute(
-        insert(SnippetVersion).values(
-            snippet_id=view.id,
-            version=view.version,
-            workspace_id=view.workspace_id,
-            title=view.title,
-            description=view.description,
-            body=view.body,
-            tags=view.tags,
-            visibility=view.visibility,
-            variables=view.variables,
-            author_id=caller.user_id,
-            message=message,
-            created_at=view.updated_at,
-        )
-    )
+    row = {
+        "snippet_id": view.id,
+        "version": view.version,
+        "workspace_id": view.workspace_id,
+        "title": view.title,
+        "description": view.description,
+        "body": view.body,
+        "tags": view.tags,
+        "visibility": view.visibility,
+        "variables": view.variables,
+        "author_id": caller.user_id,
+        "message": message,
+        "created_at": view.updated_at,
+    }
+    await session.execute(_INSERT_VERSION, row)

@@ -8,7 +8,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,11 +36,13 @@ def slugify(text: str, max_length: int = 60, fallback: str = "workspace") -> str
 
 async def role_of(session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID) -> str | None:
     """The user's role in the workspace, or None for a non-member."""
-    return await session.scalar(
-        select(WorkspaceMember.role).where(
-            WorkspaceMember.workspace_id == workspace_id, WorkspaceMember.user_id == user_id
-        )
-    )
+    return await session.scalar(_ROLE, {"workspace": workspace_id, "user": user_id})
+
+
+_ROLE = select(WorkspaceMember.role).where(
+    WorkspaceMember.workspace_id == bindparam("workspace"), WorkspaceMember.user_id == bindparam("user")
+)
+"""Built once (asked on every write), values as parameters."""
 
 
 async def list_for(

@@ -1,8 +1,10 @@
 """Password hashing with argon2id at OWASP parameters, and the rules for new passwords.
 
 Hashing is slow on purpose (about 20 ms and 19 MiB each), so from the event loop it runs in
-worker threads under a small concurrency cap (``settings.password_hash_concurrency``): a burst
-of logins queues instead of exhausting memory. Unknown accounts are verified against a dummy
+threads of its own under a small concurrency cap (``settings.password_hash_concurrency``): a burst
+of logins queues instead of exhausting memory. Those threads run at a lower CPU priority (nice
++10 on Linux), so a flood of sign-ins cannot starve token requests or an MCP server on the same
+machine: hashing gets the CPU they leave. Unknown accounts are verified against a dummy
 hash so timing does not reveal which emails exist.
 
 Rules for new passwords (NIST SP 800-63B, OWASP ASVS V6): at least 8 characters, never
@@ -12,10 +14,16 @@ and score), and no composition rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import anyio
-import anyio.to_thread
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
@@ -31,6 +39,9 @@ STRENGTH_CHECKED_CHARS = 72
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1 (the minimum we accept).
 HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
 _DUMMY_HASH = HASHER.hash("dummy password for unknown accounts")
+
+
+T = TypeVar("T")
 
 
 class PasswordRejected(ValueError):
@@ -77,10 +88,40 @@ def needs_rehash(stored_hash: str) -> bool:
 
 
 async def verify_password_async(stored_hash: str | None, password: str, slots: anyio.CapacityLimiter) -> bool:
-    """:func:`verify_password` in a worker thread; ``slots`` caps how many hashes run at once."""
-    return await anyio.to_thread.run_sync(verify_password, stored_hash, password, limiter=slots)
+    """:func:`verify_password` in a hashing thread; ``slots`` caps how many hashes run at once."""
+    return await in_hashing_thread(slots, verify_password, stored_hash, password)
 
 
 async def hash_password_async(password: str, slots: anyio.CapacityLimiter) -> str:
-    """:func:`hash_password` in a worker thread, under the same cap as verification."""
-    return await anyio.to_thread.run_sync(hash_password, password, limiter=slots)
+    """:func:`hash_password` in a hashing thread, under the same cap as verification."""
+    return await in_hashing_thread(slots, hash_password, password)
+
+
+HASHING_NICENESS = 10
+"""How much lower than the server's own threads hashing threads run (Linux nice increment)."""
+_HASHING_THREADS = 16
+"""Enough threads for any cap: ``slots`` decides how many hash at once."""
+_pool: ThreadPoolExecutor | None = None
+
+
+async def in_hashing_thread(slots: anyio.CapacityLimiter, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in one of the low-priority hashing threads, at most ``slots`` at a time.
+
+    A pool of its own because a thread's priority can be lowered but, without privileges,
+    never raised again: the shared worker threads must keep theirs.
+    """
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(_HASHING_THREADS, thread_name_prefix="password-hashing", initializer=_lower_priority)
+    async with slots:
+        return await asyncio.get_running_loop().run_in_executor(_pool, fn, *args)
+
+
+def _lower_priority() -> None:
+    if sys.platform != "linux":  # elsewhere PRIO_PROCESS names the whole process, not this thread
+        return
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + HASHING_NICENESS)
+    except OSError:
+        logging.getLogger(__name__).warning("password hashing threads run at normal priority: nice refused")

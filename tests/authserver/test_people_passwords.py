@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -93,3 +95,22 @@ def test_verification_runs_off_the_event_loop_under_the_concurrency_cap(monkeypa
 
     anyio.run(main)
     assert peak == 2
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are a Linux feature")
+def test_hashing_threads_run_at_a_lower_priority_than_the_server() -> None:
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def main() -> tuple[int, bool]:
+        slots = anyio.CapacityLimiter(1)
+        in_thread = await passwords.in_hashing_thread(slots, niceness)
+        verified = await verify_password_async(
+            hash_password("correct horse battery staple"), "correct horse battery staple", slots
+        )
+        return in_thread, verified
+
+    hashing, verified = anyio.run(main)
+    assert hashing == min(niceness() + passwords.HASHING_NICENESS, 19)
+    assert verified
+    assert niceness() == os.getpriority(os.PRIO_PROCESS, 0)  # the caller's own priority is untouched

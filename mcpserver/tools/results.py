@@ -8,12 +8,16 @@ schema is published and the structured content is validated against it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 
-def answer(data: BaseModel, text: str) -> CallToolResult:
+def answer(data: BaseModel | dict[str, Any], text: str) -> CallToolResult:
+    """``data``: the tool's output model, or its fields already JSON-ready (pages of many rows,
+    where a model per row costs more than the rest of the call; the SDK validates either)."""
     return CallToolResult(
         content=[TextContent(type="text", text=text)],
-        structured_content=data.model_dump(mode="json"),
+        structured_content=data.model_dump(mode="json") if isinstance(data, BaseModel) else data,
     )

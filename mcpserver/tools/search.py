@@ -18,7 +18,7 @@ from mcpserver.repository import search as repo
 from mcpserver.repository.snippets import Filters
 from mcpserver.tools import fields
 from mcpserver.tools.results import answer
-from mcpserver.tools.snippets import SnippetSummaryOut, summary_out
+from mcpserver.tools.snippets import SnippetSummaryOut, summary_fields
 
 SCOPES: dict[str, tuple[str, ...]] = {"search_snippets": ("snippets:read",)}
 
@@ -79,20 +79,20 @@ def register(server: MCPServer, app: AppContext) -> None:
         caller = current_caller()
         async with app.transaction(caller) as session:
             hits, more = await repo.search(session, caller.user_id, text, filters, after=after, limit=limit)
-        result = SearchPage(
-            query=text,
-            results=[
-                SearchHit(**summary_out(h.snippet, caller.user_id).model_dump(), excerpt=h.excerpt, rank=h.rank)
-                for h in hits
+        next_cursor = cursors.encode(CURSOR_KIND, [more.rank, str(more.id)], _query(text, filters)) if more else None
+        result = {
+            "query": text,
+            "results": [
+                {**summary_fields(h.snippet, caller.user_id), "excerpt": h.excerpt, "rank": h.rank} for h in hits
             ],
-            next_cursor=cursors.encode(CURSOR_KIND, [more.rank, str(more.id)], _query(text, filters)) if more else None,
-        )
+            "next_cursor": next_cursor,
+        }
         if not hits:
             return answer(result, "Nothing matches." if not cursor else "No more matches.")
         lines = [f"- {h.snippet.title} (id {h.snippet.id}): {' '.join(h.excerpt.split())}" for h in hits]
         body = f"{len(hits)} match(es), best first:\n" + "\n".join(lines)
-        if result.next_cursor:
-            body += f"\nMore: call search_snippets again with cursor={result.next_cursor!r} and the same query."
+        if next_cursor:
+            body += f"\nMore: call search_snippets again with cursor={next_cursor!r} and the same query."
         return answer(result, body)
 
 

@@ -87,21 +87,26 @@ class Deleted(BaseModel):
     deleted: bool = True
 
 
+def summary_fields(view: repo.SnippetSummary, me: uuid.UUID) -> dict[str, Any]:
+    """A snippet's summary as JSON-ready fields: what :class:`SnippetSummaryOut` holds. Pages of
+    them go into results as they are (no model per row: the SDK validates each result against
+    the tool's output schema anyway)."""
+    return {
+        "id": str(view.id),
+        "workspace_id": str(view.workspace_id),
+        "slug": view.slug,
+        "title": view.title,
+        "description": view.description,
+        "tags": view.tags,
+        "visibility": view.visibility,
+        "version": view.version,
+        "updated_at": view.updated_at.isoformat(),
+        "mine": view.created_by == me,
+    }
+
+
 def summary_out(view: repo.SnippetSummary, me: uuid.UUID) -> SnippetSummaryOut:
-    # Constructed without validation (a page has up to max_page_size of them): the values come
-    # typed from the database, and the SDK validates the result against the output schema anyway.
-    return SnippetSummaryOut.model_construct(
-        id=str(view.id),
-        workspace_id=str(view.workspace_id),
-        slug=view.slug,
-        title=view.title,
-        description=view.description,
-        tags=view.tags,
-        visibility=view.visibility,
-        version=view.version,
-        updated_at=view.updated_at.isoformat(),
-        mine=view.created_by == me,
-    )
+    return SnippetSummaryOut(**summary_fields(view, me))
 
 
 def snippet_out(view: repo.SnippetView, me: uuid.UUID, latest_version: int | None = None) -> SnippetOut:
@@ -206,15 +211,13 @@ def register(server: MCPServer, app: AppContext) -> None:
         caller = current_caller()
         async with app.transaction(caller) as session:
             page, position = await repo.list_visible(session, caller.user_id, filters, after=after, limit=limit)
-        result = SnippetPage(
-            snippets=[summary_out(v, caller.user_id) for v in page],
-            next_cursor=encode_position(position, filters) if position else None,
-        )
+        next_cursor = encode_position(position, filters) if position else None
+        result = {"snippets": [summary_fields(v, caller.user_id) for v in page], "next_cursor": next_cursor}
         if not page:
             return answer(result, "No snippets match." if not cursor else "No more snippets.")
         text = f"{len(page)} snippet(s), most recently changed first:\n" + "\n".join(_line(v) for v in page)
-        if result.next_cursor:
-            text += f"\nMore: call list_snippets again with cursor={result.next_cursor!r} and the same filters."
+        if next_cursor:
+            text += f"\nMore: call list_snippets again with cursor={next_cursor!r} and the same filters."
         return answer(result, text)
 
     @server.tool(

@@ -193,5 +193,6 @@ async def user_transaction(
     """
     async with factory() as session, session.begin():
         if session.get_bind().dialect.name == "postgresql":
-            await session.execute(_SET_USER, {"uid": user_id or "", "request_id": current_request_id()})
+            connection = await session.connection()  # Core level: a plain statement needs no ORM layer
+            await connection.execute(_SET_USER, {"uid": user_id or "", "request_id": current_request_id()})
         yield session

@@ -151,11 +151,12 @@ def tool(
     )
 
 
-def baseline(key: str, label: str, target: str, group: str = "baseline") -> Scenario:
-    """The same tools/call body to a server without auth or database (no token is sent)."""
+def baseline(key: str, label: str, target: str, group: str = "baseline", tool: str = "list_workspaces") -> Scenario:
+    """The same tools/call body to a server without auth or database (no token is sent); ``tool``
+    ``list_snippets`` answers a page the size of ours (the goals compare like-sized payloads)."""
 
     def build(ctx: Context, connections: int, rng: random.Random) -> list[Request]:
-        return [tool_call(None, "list_workspaces", {})]
+        return [tool_call(None, tool, {})]
 
     return Scenario(key, label, target, group, build, reject=() if target in ("bare", "nginx") else MCP_FAILURES)
 
@@ -306,6 +307,8 @@ SCENARIOS: list[Scenario] = [
     baseline("a_starlette", "(a) bare Starlette JSON on uvicorn", "bare"),
     baseline("b_sdk", "(b) mcp SDK minimal stateless tools/call", "sdk"),
     baseline("d_node", "(d) TypeScript SDK, server per request, tools/call", "node"),
+    baseline("b_sdk_page", "(b) mcp SDK minimal, a list_snippets-sized page", "sdk", tool="list_snippets"),
+    baseline("d_node_page", "(d) TypeScript SDK, a list_snippets-sized page", "node", tool="list_snippets"),
     tool("list_workspaces", lambda ctx, user, rng: {}),
     tool("list_snippets", _workspace_of),
     tool(

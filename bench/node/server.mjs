@@ -1,8 +1,8 @@
 // Baseline (d): the TypeScript MCP SDK's stateless streamable HTTP server on Node.
 //
 // Built per request, as a Supabase Edge Function does: every POST gets a new McpServer and a
-// new transport (no sessions, JSON responses), with the same tool and the same ~1 KB document
-// as the Python baselines. One line of access log per request on stdout, like uvicorn's.
+// new transport (no sessions, JSON responses), with the same tools and documents as the Python
+// baselines (~1 KB, and a list_snippets-sized page of 20 summaries). One line of access log per request on stdout, like uvicorn's.
 //
 //   node bench/node/server.mjs --port 8300
 import { readFileSync } from "node:fs";
@@ -18,6 +18,7 @@ const { values } = parseArgs({
 if (!values.port) throw new Error("--port is required");
 
 const payload = JSON.parse(readFileSync(new URL("../baselines/payload.json", import.meta.url), "utf8"));
+const page = JSON.parse(readFileSync(new URL("../baselines/payload_page.json", import.meta.url), "utf8"));
 
 function buildServer() {
   const server = new McpServer({ name: "node-baseline", version: "0.1.0" });
@@ -27,6 +28,14 @@ function buildServer() {
     async () => ({
       content: [{ type: "text", text: JSON.stringify(payload, null, 2) }],
       structuredContent: payload,
+    }),
+  );
+  server.registerTool(
+    "list_snippets",
+    { description: "List snippets (a fixed page of 20 summaries)." },
+    async () => ({
+      content: [{ type: "text", text: JSON.stringify(page, null, 2) }],
+      structuredContent: page,
     }),
   );
   return server;

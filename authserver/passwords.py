@@ -114,7 +114,11 @@ async def in_hashing_thread(slots: anyio.CapacityLimiter, fn: Callable[..., T], 
     if _pool is None:
         _pool = ThreadPoolExecutor(_HASHING_THREADS, thread_name_prefix="password-hashing", initializer=_lower_priority)
     async with slots:
-        return await asyncio.get_running_loop().run_in_executor(_pool, fn, *args)
+        # Shielded: a cancelled request still holds its slot until its hash ends, so the cap
+        # bounds the hashes actually running (and their memory), as anyio's threads did.
+        with anyio.CancelScope(shield=True):
+            result = await asyncio.get_running_loop().run_in_executor(_pool, fn, *args)
+        return result
 
 
 def _lower_priority() -> None:

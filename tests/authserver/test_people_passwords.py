@@ -114,3 +114,29 @@ def test_hashing_threads_run_at_a_lower_priority_than_the_server() -> None:
     assert hashing == min(niceness() + passwords.HASHING_NICENESS, 19)
     assert verified
     assert niceness() == os.getpriority(os.PRIO_PROCESS, 0)  # the caller's own priority is untouched
+
+
+def test_a_cancelled_verification_keeps_its_slot_until_the_hash_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    running, peak, lock = 0, 0, threading.Lock()
+
+    def slow_verify(stored: str | None, password: str) -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.2)
+        with lock:
+            running -= 1
+        return True
+
+    monkeypatch.setattr(passwords, "verify_password", slow_verify)
+
+    async def main() -> None:
+        slots = anyio.CapacityLimiter(1)
+        async with anyio.create_task_group() as group:
+            with anyio.move_on_after(0.05):  # the first request goes away while its hash runs
+                await verify_password_async("h", "p", slots)
+            group.start_soon(verify_password_async, "h", "p", slots)
+
+    anyio.run(main)
+    assert peak == 1

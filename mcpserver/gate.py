@@ -18,9 +18,10 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.authentication import AuthCredentials
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcpserver.auth import InvalidToken, JWTVerifier
+from mcpserver.bodies import BodyTooLarge, read_body
 from mcpserver.revocation import RevocationCheck, TokenRefused
 from shared.db_errors import RETRY_AFTER_SECONDS, is_unavailable
 from shared.metrics import Metrics
@@ -46,10 +47,6 @@ def scopes_for_call(message: object, tool_scopes: Mapping[str, tuple[str, ...]])
     if isinstance(method, str) and method.split("/")[0] in ("resources", "prompts", "completion", "skills"):
         return set(READ)
     return set()
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class BearerGate:
@@ -115,7 +112,7 @@ class BearerGate:
         granted = set(access.scopes)
         if scope["method"] == "POST":
             try:
-                body, receive = await _buffer(receive, self.max_body_size)
+                body, receive = await read_body(receive, self.max_body_size)
             except BodyTooLarge:
                 too_large = f"request body larger than {self.max_body_size} bytes (mcp_max_request_bytes)"
                 await _json(send, 413, {"error": "invalid_request", "error_description": too_large})
@@ -192,31 +189,3 @@ def _bearer(scope: Scope) -> str | None:
                 return token.strip()
             return None
     return None
-
-
-async def _buffer(receive: Receive, limit: int) -> tuple[bytes, Receive]:
-    """Read the whole body once (at most ``limit`` bytes) and hand the SDK a receive() that replays it."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return body, replay

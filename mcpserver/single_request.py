@@ -47,7 +47,9 @@ from mcp_types import (
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mcpserver.bodies import read_body
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ class SingleRequestPath:
         if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
             await self.sdk_app(scope, receive, send)  # the 2026 era: the SDK's own single-exchange entry
             return
-        body, replay = await _read_body(receive)
+        body, replay = await read_body(receive)  # the gate has already bounded it
         request = Request(scope, replay)
         message = await self._one_request(request, body)
         if message is None:
@@ -167,26 +169,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def _is_json(content_type: str) -> bool:
     """The SDK's own test: ``application/json`` among the media types before any parameter."""
     return any(part.strip() == "application/json" for part in content_type.split(";")[0].split(","))
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
-    """The whole body (the gate has already bounded it) and a ``receive`` that replays it."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return body, replay

@@ -71,21 +71,8 @@ def test_unknown_accounts_cost_a_verification_and_fail() -> None:
 
 
 def test_verification_runs_off_the_event_loop_under_the_concurrency_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    running, peak, lock = 0, 0, threading.Lock()
-    loop_thread = threading.get_ident()
-
-    def slow_verify(stored: str | None, password: str) -> bool:
-        nonlocal running, peak
-        assert threading.get_ident() != loop_thread
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.05)
-        with lock:
-            running -= 1
-        return True
-
-    monkeypatch.setattr(passwords, "verify_password", slow_verify)
+    hashing = SlowVerify(0.05)
+    monkeypatch.setattr(passwords, "verify_password", hashing)
 
     async def main() -> None:
         slots = anyio.CapacityLimiter(2)
@@ -94,7 +81,8 @@ def test_verification_runs_off_the_event_loop_under_the_concurrency_cap(monkeypa
                 group.start_soon(verify_password_async, "h", "p", slots)
 
     anyio.run(main)
-    assert peak == 2
+    assert hashing.peak == 2
+    assert threading.get_ident() not in hashing.threads  # never on the event loop's thread
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are a Linux feature")
@@ -117,19 +105,8 @@ def test_hashing_threads_run_at_a_lower_priority_than_the_server() -> None:
 
 
 def test_a_cancelled_verification_keeps_its_slot_until_the_hash_ends(monkeypatch: pytest.MonkeyPatch) -> None:
-    running, peak, lock = 0, 0, threading.Lock()
-
-    def slow_verify(stored: str | None, password: str) -> bool:
-        nonlocal running, peak
-        with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.2)
-        with lock:
-            running -= 1
-        return True
-
-    monkeypatch.setattr(passwords, "verify_password", slow_verify)
+    hashing = SlowVerify(0.2)
+    monkeypatch.setattr(passwords, "verify_password", hashing)
 
     async def main() -> None:
         slots = anyio.CapacityLimiter(1)
@@ -139,4 +116,24 @@ def test_a_cancelled_verification_keeps_its_slot_until_the_hash_ends(monkeypatch
             group.start_soon(verify_password_async, "h", "p", slots)
 
     anyio.run(main)
-    assert peak == 1
+    assert hashing.peak == 1
+
+
+class SlowVerify:
+    """A stand-in for ``verify_password`` that takes ``seconds`` and records how many ran at once
+    (``peak``) and on which threads."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.running, self.peak = seconds, 0, 0
+        self.threads: set[int] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, stored: str | None, password: str) -> bool:
+        with self._lock:
+            self.threads.add(threading.get_ident())
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        time.sleep(self.seconds)
+        with self._lock:
+            self.running -= 1
+        return True

@@ -21,14 +21,7 @@ from mcpserver.auth import LEEWAY_SECONDS, InvalidToken, JWKSCache, JWTVerifier
 from tests.conftest import Database
 from tests.issuer import StandInIssuer
 from tests.mcpserver.harness import mcp_harness
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
-HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+from tests.mcpserver.test_token_verification import HEADERS, INITIALIZE
 
 
 @dataclass

@@ -421,6 +421,21 @@ def test_rate_limits_are_per_user(world: World) -> None:
         assert conn.execute("update rate_limits set count = 0 where user_id = %s", (bob,)).rowcount == 0
 
 
+def test_rate_limit_counts_of_everybody_only_grow(world: World) -> None:
+    """The write-behind's door to other users' counters (``app.count_calls``) only adds calls."""
+    bob = world.users["bob"]
+    add = "select user_id, count from app.count_calls(%s, %s, array[date_trunc('minute', now())], %s)"
+    with world.mcp("alice") as conn:
+        assert conn.execute(add, ([bob], ["read"], [3])).fetchall() == [(bob, 3)]
+        assert conn.execute(add, ([bob], ["read"], [2])).fetchall() == [(bob, 5)]
+        assert conn.execute(add, ([bob], ["read"], [-5])).fetchall() == []  # never taken away
+        assert conn.execute(add, ([bob], ["read"], [0])).fetchall() == []
+        assert conn.execute(add, ([uuid.uuid4()], ["read"], [1])).fetchall() == []  # no such user: skipped
+        assert ids(conn, "select user_id from rate_limits where bucket = 'read'") == set()  # bob's row stays hidden
+        conn.execute("select set_config('app.user_id', %s, true)", (str(bob),))  # same transaction, as bob
+        assert conn.execute("select count from rate_limits where bucket = 'read'").fetchall() == [(5,)]
+
+
 def test_audit_events_are_write_only(world: World) -> None:
     alice, bob = world.users["alice"], world.users["bob"]
     with world.mcp("alice") as conn:
@@ -584,6 +599,7 @@ def test_app_functions_are_not_public(migrated: Database) -> None:
         "app.can_claim_workspace(uuid)",
         "app.user_id_for_email(text)",
         "app.web_session_user(text)",
+        "app.count_calls(uuid[],text[],timestamp with time zone[],integer[])",
     }
     triggers = {"app.snippet_versions_append_only()", "app.join_invited_workspaces()"}
     assert set(functions) == helpers | triggers

@@ -4,6 +4,7 @@ replica, every call reaches the database, and another replica sees the count."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 from sqlalchemy import select
 
@@ -45,3 +46,68 @@ async def test_exact_decisions_and_every_call_written(database: Database) -> Non
         finally:
             admin.dispose()
         assert [count for _, count in rows] == [11]  # every call of the new window; the old window deleted
+
+
+class CountingWrites(RateLimiter):
+    """The limiter, counting how many times it writes to the database."""
+
+    writes = 0
+
+    async def _add(self, calls: dict[tuple[uuid.UUID, str, float], int]) -> dict[tuple[uuid.UUID, str, float], int]:
+        self.writes += 1
+        return await super()._add(calls)
+
+
+async def test_everybodys_calls_below_half_the_limit_are_written_together(database: Database) -> None:
+    with mcp_harness(database) as harness:
+        users = [harness.add_user(f"user{i}@example.com") for i in range(5)]
+        engine = make_mcp_engine(harness.settings)
+        now = [START]
+        limiter = CountingWrites(
+            async_session_factory(engine), {"read": 100}, clock=lambda: now[0], write_behind_seconds=0.05
+        )
+        try:
+            for user in users:  # each user's first call of the window waits for its own write
+                assert await limiter.hit(user, "read") is None
+            assert limiter.writes == 5
+            for _ in range(3):
+                assert [await limiter.hit(user, "read") for user in users] == [None] * 5
+            for _ in range(100):  # the write-behind: one write for all of them
+                if limiter.writes > 5:
+                    break
+                await asyncio.sleep(0.02)
+            assert limiter.writes == 6
+            now[0] += 60  # a new window: its first writes delete the old rows
+            assert [await limiter.hit(user, "read") for user in users] == [None] * 5
+            await limiter.close()
+            assert limiter.writes == 11
+        finally:
+            await engine.dispose()
+        admin = make_engine(harness.settings.admin_database_url)
+        try:
+            with admin.connect() as conn:
+                rows = conn.execute(select(RateLimit.user_id, RateLimit.count)).all()
+        finally:
+            admin.dispose()
+        assert sorted(rows) == sorted((user, 1) for user in users)
+
+
+async def test_counts_of_the_old_window_reach_the_database(database: Database) -> None:
+    """Calls written behind: before the window moves on, every one of them is in the database."""
+    with mcp_harness(database) as harness:
+        ada, bob = harness.add_user("ada@example.com"), harness.add_user("bob@example.com")
+        engine = make_mcp_engine(harness.settings)
+        limiter = CountingWrites(async_session_factory(engine), {"read": 100}, clock=lambda: START + 1)
+        try:
+            assert [await limiter.hit(u, "read") for u in (ada, bob, ada, bob, ada)] == [None] * 5
+            await limiter.close()  # pending calls written at shutdown, together
+            assert limiter.writes == 3
+        finally:
+            await engine.dispose()
+        admin = make_engine(harness.settings.admin_database_url)
+        try:
+            with admin.connect() as conn:
+                rows = dict(conn.execute(select(RateLimit.user_id, RateLimit.count)).all())
+        finally:
+            admin.dispose()
+        assert rows == {ada: 3, bob: 2}

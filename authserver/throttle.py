@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import case, delete, literal, select
+from sqlalchemy import Table, case, delete, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,10 +30,14 @@ MAX_PLAIN_VALUE = 200
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether the event may go ahead; if not, how many seconds until it may (``Retry-After``)."""
+    """Whether the event may go ahead; if not, how many seconds until it may (``Retry-After``).
+
+    ``counted``: the events in the key's current window (0 when nothing is counted: no reset needed).
+    """
 
     allowed: bool
     retry_after_seconds: int = 0
+    counted: int = 0
 
 
 ALLOWED = Decision(True)
@@ -51,13 +57,29 @@ def _seconds_until(end: datetime, now: datetime) -> int:
 
 def check(db: Session, key: str, limit: int, window: timedelta, now: datetime | None = None) -> Decision:
     """Whether ``key`` is below ``limit`` events in its current window (counts nothing)."""
+    return check_all(db, [(key, limit)], window, now)[0]
+
+
+def check_all(
+    db: Session, limits: Sequence[tuple[str, int]], window: timedelta, now: datetime | None = None
+) -> list[Decision]:
+    """:func:`check` for several ``(key, limit)`` pairs in one statement (a login checks two), in their order."""
     now = now or utcnow()
-    row = db.execute(
-        select(LoginThrottle.window_start, LoginThrottle.failures).where(LoginThrottle.key == key)
-    ).one_or_none()
-    if row is None or row.window_start + window <= now or row.failures < limit:
-        return ALLOWED
-    return Decision(False, _seconds_until(row.window_start + window, now))
+    table = cast(Table, LoginThrottle.__table__).c  # plain Core columns: no ORM layer for a login's hottest read
+    rows = db.execute(
+        select(table.key, table.window_start, table.failures).where(table.key.in_([key for key, _ in limits]))
+    ).all()
+    current = {row.key: row for row in rows if row.window_start + window > now}
+    decisions = []
+    for key, limit in limits:
+        row = current.get(key)
+        if row is None:
+            decisions.append(ALLOWED)
+        elif row.failures < limit:
+            decisions.append(Decision(True, counted=row.failures))
+        else:
+            decisions.append(Decision(False, _seconds_until(row.window_start + window, now), row.failures))
+    return decisions
 
 
 def hit(db: Session, key: str, limit: int, window: timedelta, now: datetime | None = None) -> Decision:
@@ -83,8 +105,8 @@ def hit(db: Session, key: str, limit: int, window: timedelta, now: datetime | No
     )
     failures, window_start = db.execute(statement).one()
     if failures <= limit:
-        return ALLOWED
-    return Decision(False, _seconds_until(window_start + window, now))
+        return Decision(True, counted=failures)
+    return Decision(False, _seconds_until(window_start + window, now), failures)
 
 
 def reset(db: Session, key: str) -> None:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 import re
 import secrets
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -30,27 +30,41 @@ from authserver.passwords import hash_password_async, needs_rehash, verify_passw
 from authserver.pending import find_pending
 from authserver.server import BadForm, IncomingRequest
 from authserver.sessions import current_session, start_session, tokens_match
-from authserver.throttle import check, hit, reset, throttle_key
+from authserver.throttle import check_all, hit, reset, throttle_key
 from authserver.users import find_user_by_email
 from authserver.web.consent import _csp_source
 from shared.models import User
 
 THROTTLE_BUCKETS = ("login_account", "login_address")
 """Metric buckets of the two limits of :func:`_limits`, in its order."""
-_CSRF_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+_CSRF_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+
+
+@dataclass(frozen=True)
+class ClientShown:
+    """The client as the login form names it, and where the form's redirects may end."""
+
+    name: str | None = None  # None: signing in to the account page
+    form_targets: tuple[str, ...] = ()  # the client's redirect origin (consent remembered)
 
 
 @dataclass(frozen=True)
 class LoginAttempt:
-    """What a POST needs from the database before the (slow) password check."""
+    """What a POST needs from the database before the (slow) password check.
+
+    The client is looked up only for a page that shows it (throttled here, or a failure later,
+    :func:`_record_failure`): a successful login redirects without it.
+    """
 
     pending_ok: bool
-    client_name: str | None  # None: signing in to the account page
-    user_id: uuid.UUID | None
-    password_hash: str | None
+    user: User | None = None  # detached; None: no such account, or disabled
+    password_hash: str | None = None
+    pending_client_id: str | None = None
+    pending_params: dict[str, Any] = field(default_factory=dict)
     retry_after: int = 0  # > 0: throttled, refused before checking the password
     throttled_by: tuple[str, ...] = ()  # the limits it is over: login_account, login_address
-    form_targets: tuple[str, ...] = ()  # where the form's redirects may end: the client (consent remembered)
+    shown: ClientShown = ClientShown()  # only when throttled
+    account_failures: int = 0  # the account's failures in the window: a success clears them
 
 
 def client_address(request: Request) -> str:
@@ -79,18 +93,23 @@ def _after_login(ctx: AuthContext, request_id: str) -> str:
 def _login_page(db: Session, ctx: AuthContext, incoming: IncomingRequest) -> Response:
     query = dict(incoming.query)
     request_id = query.get("request", "")
-    client_name = None
-    targets: tuple[str, ...] = ()
+    shown = ClientShown()
     if request_id:
         pending = find_pending(db, request_id)
         if pending is None:
             return ctx.pages.expired_request()
-        client = find_client(db, pending.client_id)
-        client_name = client.name if client else pending.client_id
-        targets = _client_target(pending.params, client)
+        shown = _client_shown(db, pending.client_id, pending.params)
     if current_session(db, incoming.cookies.get(ctx.cookies.session)) is not None:
         return RedirectResponse(_after_login(ctx, request_id), status_code=303)
-    return _form(ctx, incoming, request_id, client_name, signed_out="signed_out" in query, form_targets=targets)
+    return _form(ctx, incoming, request_id, shown, signed_out="signed_out" in query)
+
+
+def _client_shown(db: Session, client_id: str | None, params: dict[str, Any]) -> ClientShown:
+    """What the form shows of a pending request's client; nothing for the account page (no client)."""
+    if client_id is None:
+        return ClientShown()
+    client = find_client(db, client_id)
+    return ClientShown(client.name if client else client_id, _client_target(params, client))
 
 
 def _client_target(params: dict[str, Any], client: Client | None) -> tuple[str, ...]:
@@ -111,26 +130,18 @@ async def _login_submit(ctx: AuthContext, incoming: IncomingRequest, address: st
     if attempt.retry_after:
         for bucket in attempt.throttled_by:
             ctx.metrics.rate_limit_hits.labels(bucket).inc()
-        return _form(
-            ctx,
-            incoming,
-            request_id,
-            attempt.client_name,
-            retry_after=attempt.retry_after,
-            form_targets=attempt.form_targets,
-        )
+        return _form(ctx, incoming, request_id, attempt.shown, retry_after=attempt.retry_after)
     assert ctx.password_slots is not None
     verified = await verify_password_async(attempt.password_hash, password, ctx.password_slots)
-    if not verified or attempt.user_id is None:
-        await ctx.run(_record_failure, ctx, email, address)
+    if not verified or attempt.user is None:
+        shown = await ctx.run(_record_failure, ctx, email, address, attempt)
         ctx.metrics.login("failed")
-        return _form(ctx, incoming, request_id, attempt.client_name, failed=True, form_targets=attempt.form_targets)
+        return _form(ctx, incoming, request_id, shown, failed=True)
     upgraded = None
     if attempt.password_hash and needs_rehash(attempt.password_hash):
         upgraded = await hash_password_async(password, ctx.password_slots)
-    cookie = await ctx.run(
-        _sign_in, attempt.user_id, incoming.cookies.get(ctx.cookies.session), upgraded, email, address
-    )
+    previous_cookie = incoming.cookies.get(ctx.cookies.session)
+    cookie = await ctx.run(_sign_in, attempt, previous_cookie, upgraded, email, address)
     ctx.metrics.login("succeeded")
     response = RedirectResponse(_after_login(ctx, request_id), status_code=303)
     ctx.cookies.set(response, ctx.cookies.session, cookie)
@@ -147,55 +158,58 @@ def _limits(ctx: AuthContext, email: str, address: str) -> list[tuple[str, int]]
 
 
 def _prepare_attempt(db: Session, ctx: AuthContext, request_id: str, email: str, address: str) -> LoginAttempt:
-    client_name = None
-    targets: tuple[str, ...] = ()
+    client_id, params = None, {}
     if request_id:
         pending = find_pending(db, request_id)
         if pending is None:
-            return LoginAttempt(False, None, None, None)
-        client = find_client(db, pending.client_id)
-        client_name = client.name if client else pending.client_id
-        targets = _client_target(pending.params, client)
+            return LoginAttempt(False)
+        client_id, params = pending.client_id, pending.params
     window = timedelta(seconds=ctx.settings.login_throttle_window)
-    decisions = [check(db, key, limit, window) for key, limit in _limits(ctx, email, address)]
+    decisions = check_all(db, _limits(ctx, email, address), window)
     retry_after = max(d.retry_after_seconds for d in decisions)
     if retry_after:
         over = tuple(bucket for bucket, d in zip(THROTTLE_BUCKETS, decisions, strict=True) if d.retry_after_seconds)
-        return LoginAttempt(True, client_name, None, None, retry_after, over, targets)
+        shown = _client_shown(db, client_id, params)
+        return LoginAttempt(True, retry_after=retry_after, throttled_by=over, shown=shown)
     user = find_user_by_email(db, email) if email else None
-    usable = user is not None and user.disabled_at is None
     return LoginAttempt(
         pending_ok=True,
-        client_name=client_name,
-        user_id=user.id if user is not None and usable else None,
+        user=user if user is not None and user.disabled_at is None else None,
         # A disabled account is still verified against its own hash: same work, same answer.
         password_hash=user.password_hash if user is not None else None,
-        form_targets=targets,
+        pending_client_id=client_id,
+        pending_params=params,
+        account_failures=decisions[0].counted,
     )
 
 
-def _record_failure(db: Session, ctx: AuthContext, email: str, address: str) -> None:
+def _record_failure(db: Session, ctx: AuthContext, email: str, address: str, attempt: LoginAttempt) -> ClientShown:
+    """Count the failure against both limits and audit it; returns what the form shows of the client."""
     window = timedelta(seconds=ctx.settings.login_throttle_window)
     for key, limit in _limits(ctx, email, address):
         hit(db, key, limit, window)
     audit.record(db, "login.failed", target=audit.typed_email(email), address=address)
+    return _client_shown(db, attempt.pending_client_id, attempt.pending_params)
 
 
 def _sign_in(
     db: Session,
-    user_id: uuid.UUID,
+    attempt: LoginAttempt,
     previous_cookie: str | None,
     upgraded_hash: str | None,
     email: str,
     address: str,
 ) -> str:
-    user = db.get(User, user_id)
+    user = attempt.user
     assert user is not None
     if upgraded_hash is not None:
-        user.password_hash = upgraded_hash
+        db.execute(update(User).where(User.id == user.id).values(password_hash=upgraded_hash))
     # The account's failures are forgiven; the address's are not (an attacker with an account
     # of their own must not be able to clear the counter of the address they guess from).
-    reset(db, throttle_key("account", email))
+    # None counted before the password check: nothing to forgive (a failure counted since then
+    # stays, as if it had come after this login).
+    if attempt.account_failures:
+        reset(db, throttle_key("account", email))
     audit.record(db, "login.succeeded", user_id=user.id, target=user.email, address=address)
     return start_session(db, user, previous_cookie)
 
@@ -204,25 +218,24 @@ def _form(
     ctx: AuthContext,
     incoming: IncomingRequest,
     request_id: str,
-    client_name: str | None,
+    shown: ClientShown,
     *,
     failed: bool = False,
     retry_after: int = 0,
     signed_out: bool = False,
-    form_targets: tuple[str, ...] = (),
 ) -> Response:
     csrf = incoming.cookies.get(ctx.cookies.login_csrf, "")
-    fresh = not _CSRF_SHAPE.match(csrf)
+    fresh = not _CSRF_SHAPE.fullmatch(csrf)
     if fresh:
         csrf = secrets.token_urlsafe(32)
     status = 429 if retry_after else 400 if failed else 200
     response = ctx.pages.render(
         "login.html",
         status=status,
-        form_targets=form_targets,
+        form_targets=shown.form_targets,
         request_id=request_id,
         csrf_token=csrf,
-        client_name=client_name,
+        client_name=shown.name,
         failed=failed,
         retry_minutes=math.ceil(retry_after / 60) if retry_after else 0,
         signed_out=signed_out,

@@ -187,3 +187,28 @@ def test_disabled_account_answers_like_a_wrong_password_and_its_session_ends(peo
         wrong = sign_in(http, page, EMAIL, "not the password at all")
     assert disabled.status_code == wrong.status_code == 400
     assert disabled.text.replace(email, "") == wrong.text.replace(EMAIL, "")
+
+
+def test_a_login_forgives_the_account_failures_but_not_the_address_ones(people_server: RunningServer) -> None:
+    clear_counters(people_server)
+    email = new_user(people_server)
+    with browser(people_server) as http:
+        page = login_page(http)
+        for _ in range(ACCOUNT_LIMIT - 1):
+            assert sign_in(http, page, email, "wrong password here").status_code == 400
+        assert sign_in(http, page, email).status_code == 303
+    with people_server.db() as db:
+        counters = {row.key: row.failures for row in db.query(LoginThrottle) if not row.key.startswith("register:")}
+    assert counters == {"addr:127.0.0.1": ACCOUNT_LIMIT - 1}
+
+
+def test_failed_and_throttled_pages_still_name_the_client_and_allow_its_redirect(people_server: RunningServer) -> None:
+    clear_counters(people_server)
+    email = new_user(people_server)
+    with browser(people_server) as http:
+        page = login_page(http)
+        answers = [sign_in(http, page, email, "wrong password here") for _ in range(ACCOUNT_LIMIT + 1)]
+    assert [answer.status_code for answer in answers] == [400] * ACCOUNT_LIMIT + [429]
+    for answer in (page, answers[0], answers[-1]):
+        assert "<strong>Throttle Test</strong>" in answer.text
+        assert "form-action 'self' http://127.0.0.1:51234;" in answer.headers["content-security-policy"]

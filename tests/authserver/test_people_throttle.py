@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from authserver.throttle import check, hit, reset, throttle_key
+from authserver.throttle import check, check_all, hit, reset, throttle_key
 from shared.db import transaction
 from shared.models import LoginThrottle, utcnow
 from tests.authserver.people_db import auth_db_fixture  # noqa: F401 (the auth_db fixture)
@@ -71,3 +71,17 @@ def test_long_values_are_hashed_into_the_key() -> None:
     key = throttle_key("account", "x" * 5000 + "@example.com")
     assert key.startswith("account:sha256:") and len(key) < 100
     assert throttle_key("account", " Alice@Example.com ") == "account:alice@example.com"
+
+
+def test_checking_several_keys_at_once_answers_as_checking_each(auth_db: sessionmaker[Session]) -> None:
+    start = utcnow()
+    with transaction(auth_db) as db:
+        hit(db, "account:b@example.com", 2, WINDOW, now=start)
+        for _ in range(3):
+            hit(db, "addr:192.0.2.9", 2, WINDOW, now=start)
+        hit(db, "addr:192.0.2.10", 2, WINDOW, now=start - WINDOW)  # its window has ended
+        limits = [("addr:192.0.2.9", 2), ("account:b@example.com", 2), ("addr:192.0.2.10", 2), ("account:none", 2)]
+        together = check_all(db, limits, WINDOW, now=start)
+        assert together == [check(db, key, limit, WINDOW, now=start) for key, limit in limits]
+    assert [(d.allowed, d.counted) for d in together] == [(False, 3), (True, 1), (True, 0), (True, 0)]
+    assert together[0].retry_after_seconds == 15 * 60

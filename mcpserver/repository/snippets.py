@@ -46,11 +46,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Executable
 
 from mcpserver.context import Caller
 from mcpserver.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from mcpserver.repository import audit
+from mcpserver.repository.asyncpg_reads import AsyncpgReads
 from mcpserver.repository.workspaces import role_of, slugify
 from shared.models import Snippet, SnippetVersion, WorkspaceMember, utcnow
 from shared.variables import Variable, VariableError, declare, placeholders
@@ -148,16 +148,20 @@ READER = bindparam("reader", type_=Snippet.created_by.type)
 _READABLE = _read_rule(READER)
 
 
+Reads = AsyncSession | AsyncpgReads
+"""Where the hot reads run: a call's session, or the asyncpg connection (``AppContext.reads``)."""
+
+
 def may_write(user_id: uuid.UUID, role: str | None, created_by: uuid.UUID | None, visibility: str) -> bool:
     """The write rule for a snippet in this state, given the user's role in its workspace."""
     return role is not None and (created_by == user_id or (visibility != "private" and role == "owner"))
 
 
 async def list_visible(
-    session: AsyncSession, user_id: uuid.UUID, filters: Filters, *, after: Position | None, limit: int
+    reads: Reads, user_id: uuid.UUID, filters: Filters, *, after: Position | None, limit: int
 ) -> tuple[list[SnippetSummary], Position | None]:
     """One page of the snippets the user can read, newest change first; the position of the next page."""
-    dialect = session.get_bind().dialect.name
+    dialect = _dialect(reads)
     query = _listing(
         dialect,
         by_workspace=filters.workspace_id is not None,
@@ -173,19 +177,25 @@ async def list_visible(
         params["visibility"] = filters.visibility
     if after is not None:
         params.update(after_updated_at=after.updated_at, after_id=after.id)
-    rows = await _rows(session, query, params)
+    rows = await _rows(reads, query, params)
     page = [SnippetSummary(*row) for row in rows[:limit]]
     more = len(rows) > limit
     return page, (Position(page[-1].updated_at, page[-1].id) if more and page else None)
 
 
+def _dialect(reads: Reads) -> str:
+    return reads.dialect.name if isinstance(reads, AsyncpgReads) else reads.get_bind().dialect.name
+
+
 async def _rows(
-    session: AsyncSession, statement: Executable, params: dict[str, Any]
-) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The rows of one of this module's reads, run at the Core level of the session's connection
-    (same transaction): the statements select columns, not entities, so the ORM's execution
-    layer would add only its cost (a fifth of a listing's CPU)."""
-    connection = await session.connection()
+    reads: Reads, statement: Select[*tuple[Any, ...]], params: dict[str, Any]
+) -> Sequence[Row[*tuple[Any, ...]]] | list[tuple[Any, ...]]:
+    """The rows of one of this module's reads: on the asyncpg connection, or at the Core level of
+    the session's connection (same transaction): the statements select columns, not entities, so
+    the ORM's execution layer would add only its cost (a fifth of a listing's CPU)."""
+    if isinstance(reads, AsyncpgReads):
+        return await reads.rows(statement, params)
+    connection = await reads.connection()
     return (await connection.execute(statement, params)).all()
 
 
@@ -277,18 +287,18 @@ _BY_SLUG = _view(
 )
 
 
-async def get(session: AsyncSession, user_id: uuid.UUID, snippet_id: uuid.UUID) -> SnippetView:
-    return await _one(session, user_id, _BY_ID, {"snippet_id": snippet_id})
+async def get(reads: Reads, user_id: uuid.UUID, snippet_id: uuid.UUID) -> SnippetView:
+    return await _one(reads, user_id, _BY_ID, {"snippet_id": snippet_id})
 
 
-async def get_by_slug(session: AsyncSession, user_id: uuid.UUID, workspace_id: uuid.UUID, slug: str) -> SnippetView:
-    return await _one(session, user_id, _BY_SLUG, {"workspace_id": workspace_id, "slug": slug})
+async def get_by_slug(reads: Reads, user_id: uuid.UUID, workspace_id: uuid.UUID, slug: str) -> SnippetView:
+    return await _one(reads, user_id, _BY_SLUG, {"workspace_id": workspace_id, "slug": slug})
 
 
 async def _one(
-    session: AsyncSession, user_id: uuid.UUID, query: Select[*tuple[Any, ...]], params: dict[str, Any]
+    reads: Reads, user_id: uuid.UUID, query: Select[*tuple[Any, ...]], params: dict[str, Any]
 ) -> SnippetView:
-    rows = await _rows(session, query, {"reader": user_id, **params})
+    rows = await _rows(reads, query, {"reader": user_id, **params})
     row = rows[0] if rows else None
     if row is None:
         raise NotFound("snippet")

@@ -209,8 +209,8 @@ def register(server: MCPServer, app: AppContext) -> None:
         filters = repo.Filters(workspace_id, tuple(fields.tags(tags or [], settings)), visibility, mine)
         after = decode_position(cursor, filters) if cursor else None
         caller = current_caller()
-        async with app.transaction(caller) as session:
-            page, position = await repo.list_visible(session, caller.user_id, filters, after=after, limit=limit)
+        async with app.reads(caller) as reads:
+            page, position = await repo.list_visible(reads, caller.user_id, filters, after=after, limit=limit)
         next_cursor = encode_position(position, filters) if position else None
         result = {"snippets": [summary_fields(v, caller.user_id) for v in page], "next_cursor": next_cursor}
         if not page:
@@ -239,17 +239,24 @@ def register(server: MCPServer, app: AppContext) -> None:
         if id is None and (workspace_id is None or slug is None):
             raise InvalidArgument("id", "give id, or workspace_id and slug")
         caller = current_caller()
-        async with app.transaction(caller) as session:
+
+        async def find(reads: repo.Reads) -> repo.SnippetView:
             if id is not None:
-                view = await repo.get(session, caller.user_id, id)
-            else:
-                assert workspace_id is not None and slug is not None
-                view = await repo.get_by_slug(session, caller.user_id, workspace_id, slug.strip())
-            if version is not None and version != view.version:
-                past = await versions.get_version(session, view, version)
-                out = snippet_out(versions.as_of(view, past), caller.user_id, latest_version=view.version)
-            else:
-                out = snippet_out(view, caller.user_id)
+                return await repo.get(reads, caller.user_id, id)
+            assert workspace_id is not None and slug is not None
+            return await repo.get_by_slug(reads, caller.user_id, workspace_id, slug.strip())
+
+        if version is None:
+            async with app.reads(caller) as reads:
+                out = snippet_out(await find(reads), caller.user_id)
+        else:  # the newest and an earlier version in one transaction
+            async with app.transaction(caller) as session:
+                view = await find(session)
+                if version != view.version:
+                    past = await versions.get_version(session, view, version)
+                    out = snippet_out(versions.as_of(view, past), caller.user_id, latest_version=view.version)
+                else:
+                    out = snippet_out(view, caller.user_id)
         old = f", an old version: the newest is {out.latest_version}" if out.version != out.latest_version else ""
         heading = f"# {out.title}\n(id {out.id}, {out.visibility}, version {out.version}{old})\n\n"
         return answer(out, heading + out.body)

@@ -56,8 +56,9 @@ async def claim(session: AsyncSession, caller: Caller, key: str, request_hash: s
         insert(IdempotencyKey)
         .values(user_id=caller.user_id, key=key, request_hash=request_hash, created_at=now)
         .on_conflict_do_nothing()
+        .returning(IdempotencyKey.key)  # not the row count: psycopg's is -1 for an INSERT
     )
-    if claimed.rowcount == 1:  # type: ignore[attr-defined]
+    if claimed.first() is not None:
         return None
     row = (
         await session.execute(

@@ -349,8 +349,7 @@ async def create(
             if slug is not None:
                 raise Conflict(f"the slug {slug!r} is already used in this workspace: choose another")
             view = replace(view, slug=f"{view.slug[:70]}-{uuid.uuid4().hex[:6]}")
-        inserted = await session.execute(new_row, _columns(view))
-        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+        if (await session.execute(new_row, _columns(view))).first() is not None:
             break
     else:
         raise RuntimeError("could not find a free snippet slug")
@@ -469,11 +468,12 @@ def _columns(view: SnippetView) -> dict[str, Any]:
 
 @lru_cache(maxsize=4)
 def _insert_unless_slug_taken(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT (workspace_id, slug) DO NOTHING``, built once per dialect: a taken slug
-    inserts no row (rowcount 0) instead of failing, so no savepoint is needed around it."""
+    """``INSERT … ON CONFLICT (workspace_id, slug) DO NOTHING RETURNING id``, built once per dialect: a
+    taken slug returns no row instead of failing, so no savepoint is needed around it. (RETURNING, not
+    the row count: through SQLAlchemy psycopg reports -1 for an INSERT.)"""
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, Snippet.__table__)
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=["workspace_id", "slug"])
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=["workspace_id", "slug"]).returning(table.c.id)
 
 
 _INSERT_VERSION = insert(cast(Table, SnippetVersion.__table__))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 import uvicorn
 
+from shared.gc_freeze import freeze_startup_objects
 from shared.logging import configure_logging
 from shared.settings import get_settings
 
@@ -23,8 +24,10 @@ def serve() -> None:
     configure_logging(settings.log_level)
     from mcpserver.app import create_app
 
+    application = create_app(settings)
+    freeze_startup_objects()
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.mcp_host,
         port=settings.mcp_port,
         log_config=None,

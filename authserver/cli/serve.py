@@ -14,12 +14,14 @@ def serve() -> None:
     import uvicorn
 
     from authserver.app import create_app
+    from shared.gc_freeze import freeze_startup_objects
     from shared.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level)
     with readable_errors():
         application = create_app(settings)
+    freeze_startup_objects()
     uvicorn.run(
         application,
         host=settings.auth_host,

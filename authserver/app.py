@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 from authlib.common.security import is_secure_transport
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +27,7 @@ from authserver.endpoints.token import token
 from authserver.keys import SigningKeys
 from authserver.middleware import DefaultHeadersMiddleware, PathCORSMiddleware, UnavailableMiddleware
 from authserver.openapi import openapi
+from authserver.passwords import hashing_slots
 from authserver.sessions import Cookies
 from authserver.tokens import TokenIssuer
 from authserver.web.account import ROUTES as account_routes
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        ctx.password_slots = anyio.CapacityLimiter(ctx.settings.password_hash_concurrency)
+        ctx.password_slots = hashing_slots(ctx.settings.password_hash_concurrency)
         await run_in_threadpool(keys.ensure_active_key)
         await provision_web_client(ctx)  # the web library's sign-in client (authserver.web_client)
         ctx.metrics.start(settings.metrics_host, settings.auth_metrics_port)

@@ -350,10 +350,13 @@ class Settings(BaseSettings):
     login_throttle_window: int = Field(
         default=900, ge=1, description="Seconds of the login throttling window (counted from its first failure)."
     )
-    password_hash_concurrency: int = Field(
-        default=4,
+    password_hash_concurrency: int | None = Field(
+        default=None,
         ge=1,
-        description="Password hashes computed at once per process; each holds 19 MiB (argon2id), others queue.",
+        description=(
+            "Password hashes computed at once per process; each holds 19 MiB (argon2id), others queue. "
+            "Default: one per CPU the process may run on (more only share a CPU and stall requests)."
+        ),
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     web_path: str = Field(

@@ -137,3 +137,9 @@ class SlowVerify:
         with self._lock:
             self.running -= 1
         return True
+
+
+def test_hashes_at_once_default_to_one_per_usable_cpu() -> None:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert passwords.hashing_slots(None).total_tokens == usable
+    assert passwords.hashing_slots(3).total_tokens == 3

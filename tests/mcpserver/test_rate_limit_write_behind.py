@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 
@@ -16,6 +17,16 @@ from tests.conftest import Database
 from tests.mcpserver.harness import mcp_harness
 
 START = 1_800_000_000.0  # the start of a minute
+
+
+def _counts(admin_url: str, key: Any) -> list[tuple[Any, int]]:
+    """Every ``rate_limits`` row as (``key``, count), read past RLS."""
+    admin = make_engine(admin_url)
+    try:
+        with admin.connect() as conn:
+            return [(row[0], row[1]) for row in conn.execute(select(key, RateLimit.count))]
+    finally:
+        admin.dispose()
 
 
 async def test_exact_decisions_and_every_call_written(database: Database) -> None:
@@ -39,12 +50,7 @@ async def test_exact_decisions_and_every_call_written(database: Database) -> Non
             await one.close()
         finally:
             await engine.dispose()
-        admin = make_engine(harness.settings.admin_database_url)
-        try:
-            with admin.connect() as conn:
-                rows = conn.execute(select(RateLimit.window_start, RateLimit.count)).all()
-        finally:
-            admin.dispose()
+        rows = _counts(harness.settings.admin_database_url, RateLimit.window_start)
         assert [count for _, count in rows] == [11]  # every call of the new window; the old window deleted
 
 
@@ -83,12 +89,7 @@ async def test_everybodys_calls_below_half_the_limit_are_written_together(databa
             assert limiter.writes == 11
         finally:
             await engine.dispose()
-        admin = make_engine(harness.settings.admin_database_url)
-        try:
-            with admin.connect() as conn:
-                rows = conn.execute(select(RateLimit.user_id, RateLimit.count)).all()
-        finally:
-            admin.dispose()
+        rows = _counts(harness.settings.admin_database_url, RateLimit.user_id)
         assert sorted(rows) == sorted((user, 1) for user in users)
 
 
@@ -104,10 +105,4 @@ async def test_counts_of_the_old_window_reach_the_database(database: Database) -
             assert limiter.writes == 3
         finally:
             await engine.dispose()
-        admin = make_engine(harness.settings.admin_database_url)
-        try:
-            with admin.connect() as conn:
-                rows = dict(conn.execute(select(RateLimit.user_id, RateLimit.count)).all())
-        finally:
-            admin.dispose()
-        assert rows == {ada: 3, bob: 2}
+        assert dict(_counts(harness.settings.admin_database_url, RateLimit.user_id)) == {ada: 3, bob: 2}

@@ -21,8 +21,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, column, func, literal, literal_column, or_, select, table
-from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
+from sqlalchemy import Float, Select, and_, cast, column, func, literal, literal_column, or_, select, table
+from sqlalchemy.dialects.postgresql import REAL, REGCONFIG, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -81,10 +81,14 @@ def _filtered(session: AsyncSession, query: _Query, user_id: uuid.UUID, filters:
     return with_tags(session, query, filters.tags) if filters.tags else query
 
 
-def _keyset(rank: ColumnElement[float], after: After | None) -> ColumnElement[bool] | None:
+def _keyset(rank: ColumnElement[float], after: After | None, rank_type: Any = None) -> ColumnElement[bool] | None:
+    """Rows after ``after`` in (rank, id) descending order; ``rank_type`` compares the rank at its own
+    precision (``ts_rank`` is a ``real``: psycopg reads one as its shortest decimal, which as a
+    double is not the same number)."""
     if after is None:
         return None
-    return or_(rank < after.rank, and_(rank == after.rank, Snippet.id < after.id))
+    bound = cast(literal(after.rank), rank_type) if rank_type is not None else literal(after.rank)
+    return or_(rank < bound, and_(rank == bound, Snippet.id < after.id))
 
 
 def _postgres(
@@ -96,7 +100,7 @@ def _postgres(
     inner = _filtered(session, select(*SUMMARY, Snippet.body, rank.label("rank")), user_id, filters).where(
         _search_vector.op("@@")(tsquery)
     )
-    if (position := _keyset(rank, after)) is not None:
+    if (position := _keyset(rank, after, REAL)) is not None:
         inner = inner.where(position)
     page = inner.order_by(rank.desc(), Snippet.id.desc()).limit(limit).subquery("page")
     excerpt = func.ts_headline(literal(CONFIG, REGCONFIG), page.c.body, tsquery, HEADLINE)

@@ -448,19 +448,20 @@ def _bad_placeholders(body: str) -> bool:
     return bool(placeholders(body)[1])
 
 
+_CONTENT = ("workspace_id", "title", "description", "body", "tags", "visibility", "variables", "version")
+"""What a snippet row and each of its version rows both hold."""
+
+
+def _content(view: SnippetView) -> dict[str, Any]:
+    return {name: getattr(view, name) for name in _CONTENT}
+
+
 def _columns(view: SnippetView) -> dict[str, Any]:
     return {
+        **_content(view),
         "id": view.id,
-        "workspace_id": view.workspace_id,
         "created_by": view.created_by,
         "slug": view.slug,
-        "title": view.title,
-        "description": view.description,
-        "body": view.body,
-        "tags": view.tags,
-        "visibility": view.visibility,
-        "variables": view.variables,
-        "version": view.version,
         "created_at": view.created_at,
         "updated_at": view.updated_at,
     }
@@ -480,18 +481,6 @@ _INSERT_VERSION = insert(cast(Table, SnippetVersion.__table__))
 
 
 async def _append_version(session: AsyncSession, caller: Caller, view: SnippetView, message: str) -> None:
-    row = {
-        "snippet_id": view.id,
-        "version": view.version,
-        "workspace_id": view.workspace_id,
-        "title": view.title,
-        "description": view.description,
-        "body": view.body,
-        "tags": view.tags,
-        "visibility": view.visibility,
-        "variables": view.variables,
-        "author_id": caller.user_id,
-        "message": message,
-        "created_at": view.updated_at,
-    }
+    row = {**_content(view), "snippet_id": view.id, "author_id": caller.user_id, "message": message}
+    row["created_at"] = view.updated_at  # a version is made when the snippet changes
     await session.execute(_INSERT_VERSION, row)
